@@ -1,0 +1,1 @@
+"""The one store (SQLAlchemy Core): supporters, suppressions, ledger and queue."""

@@ -1,0 +1,195 @@
+"""Who may be emailed for a send: audience, consent, suppressions and the ledger, as SQL.
+
+Every rule that excludes a supporter lives here once, so `plan`, `status` and dispatch
+count and select the same people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+
+from outreach.model import Audience
+from outreach.store.schema import ledger, supporters, suppressions
+
+EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The supporters one send is for, before consent, suppressions and the ledger."""
+
+    audience: Audience
+    languages: tuple[str, ...]
+    default_timezone: str
+    zones: tuple[str, ...] | None = None  # None: every zone
+
+    def zone_column(self) -> ColumnElement[str]:
+        """Each supporter's effective time zone."""
+        return func.coalesce(supporters.c.timezone, self.default_timezone)
+
+    def matches(self) -> ColumnElement[bool]:
+        """Audience (tags, languages, regions) and time zones."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.zones is not None:
+            conditions.append(self.zone_column().in_(self.zones) if self.zones else false())
+        if self.audience.tags:
+            conditions.append(
+                or_(*(supporters.c.tags.contains(f";{tag.lower()};") for tag in self.audience.tags))
+            )
+        if self.audience.languages:
+            conditions.append(_language_in(self.audience.languages, self.languages))
+        if self.audience.regions:
+            conditions.append(supporters.c.region.in_(self.audience.regions))
+        return and_(true(), *conditions)
+
+
+def _language_in(wanted: Sequence[str], languages: Sequence[str]) -> ColumnElement[bool]:
+    """Supporters whose effective language (theirs, else the first) is one of `wanted`."""
+    condition: ColumnElement[bool] = supporters.c.language.in_(wanted)
+    if languages[0] in wanted:
+        condition = or_(condition, supporters.c.language.not_in(languages))
+    return condition
+
+
+def lapse_cutoff(today: date) -> date:
+    """Implied consent given on or before this day has lapsed (two years, CASL)."""
+    try:
+        return today.replace(year=today.year - 2)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - 2, day=28)
+
+
+def lapsed(today: date) -> ColumnElement[bool]:
+    """Implied consent older than two years."""
+    return and_(
+        supporters.c.consent == "implied",
+        supporters.c.consent_date.is_not(None),
+        supporters.c.consent_date <= lapse_cutoff(today),
+    )
+
+
+def suppressed() -> ColumnElement[bool]:
+    """Unsubscribed, bounced, reported spam or suppressed by hand."""
+    return exists().where(suppressions.c.email == func.lower(supporters.c.email))
+
+
+def already_in_ledger(campaign: str, reminder: str, channel: str = EMAIL) -> ColumnElement[bool]:
+    """Already claimed, sent or failed for this send."""
+    return exists().where(
+        ledger.c.campaign == campaign,
+        ledger.c.reminder == reminder,
+        ledger.c.channel == channel,
+        ledger.c.supporter_id == supporters.c.id,
+    )
+
+
+def reachable(today: date) -> ColumnElement[bool]:
+    """Neither suppressed nor lapsed."""
+    return and_(not_(suppressed()), not_(lapsed(today)))
+
+
+def stream_due(
+    engine: Engine,
+    selection: Selection,
+    campaign: str,
+    reminder: str,
+    today: date,
+    chunk_size: int,
+) -> Iterator[list[dict[str, object]]]:
+    """Chunks of supporters still to be sent this reminder, by id (keyset pagination).
+
+    Each chunk is read in its own short transaction, so nothing stays open while the
+    chunk is being sent and memory stays flat however many supporters there are.
+    """
+    after = 0
+    while True:
+        query = (
+            select(supporters, selection.zone_column().label("zone"))
+            .where(
+                supporters.c.id > after,
+                selection.matches(),
+                reachable(today),
+                not_(already_in_ledger(campaign, reminder)),
+            )
+            .order_by(supporters.c.id)
+            .limit(chunk_size)
+        )
+        with engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+        if not rows:
+            return
+        yield rows
+        after = int(rows[-1]["id"])  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class AudienceCounts:
+    """How an audience splits: who can be emailed and why the others cannot."""
+
+    reachable: int
+    suppressed: int
+    lapsed: int
+
+
+def count_audience(conn: Connection, selection: Selection, today: date) -> AudienceCounts:
+    """Reachable, suppressed and lapsed members of an audience."""
+    is_suppressed = suppressed()
+    is_lapsed = and_(lapsed(today), not_(is_suppressed))
+    query = select(
+        func.count(),
+        func.coalesce(func.sum(_as_int(is_suppressed)), 0),
+        func.coalesce(func.sum(_as_int(is_lapsed)), 0),
+    ).where(selection.matches())
+    total, n_suppressed, n_lapsed = conn.execute(query).one()
+    return AudienceCounts(
+        reachable=int(total) - int(n_suppressed) - int(n_lapsed),
+        suppressed=int(n_suppressed),
+        lapsed=int(n_lapsed),
+    )
+
+
+def _as_int(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def zones_in_use(conn: Connection, default_timezone: str) -> list[str]:
+    """The distinct effective time zones of all supporters."""
+    zone = func.coalesce(supporters.c.timezone, default_timezone)
+    return [str(z) for z in conn.execute(select(zone).distinct()).scalars()]
+
+
+def count_due(
+    conn: Connection, selection: Selection, campaign: str, reminder: str, today: date
+) -> int:
+    """How many supporters `stream_due` would yield."""
+    query = select(func.count()).where(
+        selection.matches(), reachable(today), not_(already_in_ledger(campaign, reminder))
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def rows_by_id(
+    engine: Engine, ids: Sequence[int], default_timezone: str
+) -> list[dict[str, object]]:
+    """These supporters' rows, with their effective zone, still reachable or not."""
+    zone = func.coalesce(supporters.c.timezone, default_timezone).label("zone")
+    with engine.connect() as conn:
+        query = select(supporters, zone).where(supporters.c.id.in_(ids)).order_by(supporters.c.id)
+        return [dict(row._mapping) for row in conn.execute(query)]

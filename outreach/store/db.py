@@ -1,0 +1,52 @@
+"""Opening the database: engine, SQLite pragmas, tables created on first use."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import NoSuchModuleError
+
+from outreach.errors import OutreachError
+from outreach.store.schema import metadata, settings
+
+
+def open_database(url: str) -> Engine:
+    """An engine for `url` with every table in place; a clear error if it cannot connect."""
+    try:
+        engine = create_engine(url, future=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise OutreachError(f"OUTREACH_DATABASE_URL is not a database URL outreach can use: {exc}")
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        metadata.create_all(engine)
+    except OperationalError as exc:
+        raise OutreachError(f"cannot open the database: {exc.orig}") from None
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL lets readers and a writer work at once; the timeout lets two workers queue."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def stored_secret(engine: Engine, name: str) -> str:
+    """A random secret kept in the database, made on first use (for the outbox default)."""
+    with engine.begin() as conn:
+        value = conn.execute(select(settings.c.value).where(settings.c.key == name)).scalar()
+        if value is not None:
+            return str(value)
+    try:
+        with engine.begin() as conn:
+            conn.execute(settings.insert().values(key=name, value=secrets.token_urlsafe(32)))
+    except IntegrityError:
+        pass  # another process made it first
+    with engine.begin() as conn:
+        return str(conn.execute(select(settings.c.value).where(settings.c.key == name)).scalar())

@@ -1,0 +1,151 @@
+"""The ledger: every occurrence claimed before it is sent and recorded after.
+
+The unique key (campaign, reminder, supporter, channel) makes each send idempotent: two
+runs, or two workers, can only ever claim an occurrence once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, Insert, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from outreach.store.schema import ledger
+
+CLAIMED = "claimed"
+SENT = "sent"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a transport said of one claimed occurrence."""
+
+    supporter_id: int
+    ok: bool
+    detail: str = ""
+
+
+def new_batch_id() -> str:
+    """A fresh, unique batch id."""
+    return uuid.uuid4().hex
+
+
+def _insert_ignoring_duplicates(engine: Engine) -> Insert:
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(ledger).on_conflict_do_nothing()
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert(ledger).on_conflict_do_nothing()
+    raise NotImplementedError(f"the ledger does not support {engine.dialect.name}")
+
+
+def claim(
+    engine: Engine,
+    campaign: str,
+    reminder: str,
+    channel: str,
+    supporter_ids: Sequence[int],
+    now: datetime,
+) -> tuple[str, set[int]]:
+    """Claim these occurrences; returns the batch id and the ids this batch won.
+
+    Ids already in the ledger (sent, failed, or claimed by another worker) are not won.
+    """
+    batch = new_batch_id()
+    if not supporter_ids:
+        return batch, set()
+    rows = [
+        {
+            "campaign": campaign,
+            "reminder": reminder,
+            "supporter_id": sid,
+            "channel": channel,
+            "state": CLAIMED,
+            "batch": batch,
+            "claimed_at": now,
+            "detail": "",
+        }
+        for sid in supporter_ids
+    ]
+    with engine.begin() as conn:
+        conn.execute(_insert_ignoring_duplicates(engine), rows)
+        won = set(conn.execute(select(ledger.c.supporter_id).where(ledger.c.batch == batch)).scalars())
+    return batch, won
+
+
+def record(engine: Engine, batch: str, outcomes: Iterable[Outcome], now: datetime) -> None:
+    """Record what the transport said of each claimed occurrence of a batch."""
+    sent = [o.supporter_id for o in outcomes if o.ok]
+    failed = [o for o in outcomes if not o.ok]
+    with engine.begin() as conn:
+        if sent:
+            conn.execute(
+                update(ledger)
+                .where(ledger.c.batch == batch, ledger.c.supporter_id.in_(sent))
+                .values(state=SENT, done_at=now)
+            )
+        for outcome in failed:
+            conn.execute(
+                update(ledger)
+                .where(ledger.c.batch == batch, ledger.c.supporter_id == outcome.supporter_id)
+                .values(state=FAILED, done_at=now, detail=outcome.detail[:2000])
+            )
+
+
+def release(engine: Engine, batch: str) -> None:
+    """Forget a batch's claims that were never handed to a transport."""
+    with engine.begin() as conn:
+        conn.execute(ledger.delete().where(ledger.c.batch == batch, ledger.c.state == CLAIMED))
+
+
+@dataclass(frozen=True)
+class UncertainBatch:
+    """Claimed but never recorded: the process died between claim and record."""
+
+    batch: str
+    campaign: str
+    reminder: str
+    channel: str
+    supporter_ids: tuple[int, ...]
+
+
+def uncertain_batches(engine: Engine, channel: str | None = None) -> list[UncertainBatch]:
+    """Every batch with occurrences still claimed."""
+    query = select(
+        ledger.c.batch, ledger.c.campaign, ledger.c.reminder, ledger.c.channel, ledger.c.supporter_id
+    ).where(ledger.c.state == CLAIMED)
+    if channel is not None:
+        query = query.where(ledger.c.channel == channel)
+    groups: dict[tuple[str, str, str, str], list[int]] = {}
+    with engine.connect() as conn:
+        for batch, campaign, reminder, chan, sid in conn.execute(query.order_by(ledger.c.id)):
+            groups.setdefault((batch, campaign, reminder, chan), []).append(int(sid))
+    return [UncertainBatch(*key, tuple(ids)) for key, ids in groups.items()]
+
+
+def take_over(engine: Engine, old_batch: str) -> str:
+    """Move an uncertain batch's claims to a new batch id, so only one resender owns it."""
+    batch = new_batch_id()
+    with engine.begin() as conn:
+        conn.execute(
+            update(ledger)
+            .where(ledger.c.batch == old_batch, ledger.c.state == CLAIMED)
+            .values(batch=batch)
+        )
+    return batch
+
+
+def counts_by_reminder(engine: Engine) -> dict[tuple[str, str, str], dict[str, int]]:
+    """(campaign, reminder, channel) → {state: count}."""
+    query = select(
+        ledger.c.campaign, ledger.c.reminder, ledger.c.channel, ledger.c.state, func.count()
+    ).group_by(ledger.c.campaign, ledger.c.reminder, ledger.c.channel, ledger.c.state)
+    result: dict[tuple[str, str, str], dict[str, int]] = {}
+    with engine.connect() as conn:
+        for campaign, reminder, channel, state, count in conn.execute(query):
+            result.setdefault((campaign, reminder, channel), {})[state] = int(count)
+    return result

@@ -1,0 +1,125 @@
+"""Table definitions, created on first use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database (portable across dialects)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+ORGANIZATION = 0
+"""The ledger's supporter id for the organization's own posts."""
+
+supporters = Table(
+    "supporters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("first_name", String(200), nullable=False, default=""),
+    Column("last_name", String(200), nullable=False, default=""),
+    Column("city", String(200), nullable=False, default=""),
+    Column("region", String(20), nullable=False, default=""),
+    Column("postal_code", String(20), nullable=False, default=""),
+    Column("country", String(100), nullable=False, default=""),
+    Column("language", String(10), nullable=False, default=""),
+    Column("timezone", String(64), nullable=True),
+    # Tags are stored as ';a;b;' so that one tag matches with LIKE '%;a;%'.
+    Column("tags", Text, nullable=False, default=""),
+    Column("consent", String(10), nullable=False, default="express"),
+    Column("consent_date", Date, nullable=True),
+    Column("consent_source", String(200), nullable=False, default=""),
+    Column("fields", Text, nullable=False, default="{}"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_supporters_timezone", supporters.c.timezone)
+# One supporter per address, whatever the letter case it was typed in.
+Index("uq_supporters_email", func.lower(supporters.c.email), unique=True)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String(320), primary_key=True),  # lower-cased
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign", String(100), nullable=False),
+    Column("reminder", String(100), nullable=False),
+    Column("supporter_id", Integer, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("batch", String(40), nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Column("detail", Text, nullable=False, default=""),
+    UniqueConstraint("campaign", "reminder", "supporter_id", "channel", name="uq_ledger_key"),
+)
+Index("ix_ledger_batch", ledger.c.batch)
+Index("ix_ledger_state", ledger.c.campaign, ledger.c.reminder, ledger.c.state)
+
+queue = Table(
+    "queue",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign", String(100), nullable=False),
+    Column("template", String(100), nullable=False),
+    # ISO 8601: naive means each supporter's local time, with an offset one instant for all.
+    Column("at", String(40), nullable=False),
+    Column("targets", Text, nullable=False, default=""),
+    Column("tags", Text, nullable=False, default=""),
+    Column("languages", Text, nullable=False, default=""),
+    Column("regions", Text, nullable=False, default=""),
+    Column("expires_seconds", Integer, nullable=False),
+    Column("state", String(20), nullable=False, default="pending"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
