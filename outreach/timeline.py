@@ -33,8 +33,7 @@ class Send:
     def fires_at(self, zone: str) -> datetime:
         """The UTC instant this send fires for supporters living in `zone`."""
         tz = ZoneInfo(zone)
-        if self.reminder is not None:
-            assert self.milestone is not None
+        if self.reminder is not None and self.milestone is not None:
             local = reminder_local_time(self.reminder, self.milestone, tz)
         else:
             assert self.queued_at is not None
@@ -88,6 +87,12 @@ def reminder_sends(schedule: Schedule) -> Iterator[Send]:
             )
 
 
+def next_milestone(campaign: Campaign, day: date) -> Milestone | None:
+    """The campaign's first milestone on or after `day`, else its last one."""
+    ordered = sorted(campaign.milestones.values(), key=lambda m: m.day)
+    return next((m for m in ordered if m.day >= day), ordered[-1] if ordered else None)
+
+
 def due_zones(send: Send, zones: Iterable[str], now: datetime) -> tuple[str, ...]:
     """The zones in which `send` is due at `now`."""
     return tuple(sorted(z for z in zones if send.is_due(z, now)))
@@ -112,6 +117,7 @@ def queued_send(
     campaign: Campaign,
     queued_id: int,
     template: str,
+    milestone: Milestone | None,
     at: datetime,
     targets: tuple[str, ...],
     audience: Audience,
@@ -126,6 +132,6 @@ def queued_send(
         audience=audience,
         expires=expires,
         announce=False,
-        milestone=None,
+        milestone=milestone,
         queued_at=at,
     )

@@ -136,7 +136,7 @@ def stream_due(
         if not rows:
             return
         yield rows
-        after = int(rows[-1]["id"])  # type: ignore[call-overload]
+        after = int(str(rows[-1]["id"]))
 
 
 @dataclass(frozen=True)

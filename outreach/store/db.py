@@ -6,8 +6,7 @@ import secrets
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
-from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 
 from outreach.errors import OutreachError
 from outreach.store.schema import metadata, settings
@@ -18,7 +17,9 @@ def open_database(url: str) -> Engine:
     try:
         engine = create_engine(url, future=True)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise OutreachError(f"OUTREACH_DATABASE_URL is not a database URL outreach can use: {exc}")
+        raise OutreachError(
+            f"OUTREACH_DATABASE_URL is not a database URL outreach can use: {exc}"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:

@@ -73,7 +73,9 @@ def claim(
     ]
     with engine.begin() as conn:
         conn.execute(_insert_ignoring_duplicates(engine), rows)
-        won = set(conn.execute(select(ledger.c.supporter_id).where(ledger.c.batch == batch)).scalars())
+        won = set(
+            conn.execute(select(ledger.c.supporter_id).where(ledger.c.batch == batch)).scalars()
+        )
     return batch, won
 
 
@@ -116,7 +118,11 @@ class UncertainBatch:
 def uncertain_batches(engine: Engine, channel: str | None = None) -> list[UncertainBatch]:
     """Every batch with occurrences still claimed."""
     query = select(
-        ledger.c.batch, ledger.c.campaign, ledger.c.reminder, ledger.c.channel, ledger.c.supporter_id
+        ledger.c.batch,
+        ledger.c.campaign,
+        ledger.c.reminder,
+        ledger.c.channel,
+        ledger.c.supporter_id,
     ).where(ledger.c.state == CLAIMED)
     if channel is not None:
         query = query.where(ledger.c.channel == channel)

@@ -122,7 +122,7 @@ def find_supporter(conn: Connection, email: str) -> Supporter | None:
     row = conn.execute(
         select(supporters).where(func.lower(supporters.c.email) == email.strip().lower())
     ).first()
-    return supporter_from_row(row._mapping) if row else None
+    return supporter_from_row(dict(row._mapping)) if row else None
 
 
 def suppress(engine: Engine, email: str, reason: str, detail: str, now: datetime) -> bool:

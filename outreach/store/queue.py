@@ -21,6 +21,7 @@ class QueuedReminder:
     id: int
     campaign: str
     template: str
+    milestone: str | None
     at: datetime  # naive: each supporter's local time; aware: one instant
     targets: tuple[str, ...]
     tags: tuple[str, ...]
@@ -40,6 +41,7 @@ def add(
     *,
     campaign: str,
     template: str,
+    milestone: str | None,
     at: datetime,
     targets: Sequence[str],
     tags: Sequence[str],
@@ -54,6 +56,7 @@ def add(
             queue.insert().values(
                 campaign=campaign,
                 template=template,
+                milestone=milestone,
                 at=at.isoformat(),
                 targets=",".join(targets),
                 tags=",".join(tags),
@@ -77,6 +80,7 @@ def listing(engine: Engine, states: Sequence[str] = (PENDING, CANCELLED)) -> lis
                 id=row.id,
                 campaign=row.campaign,
                 template=row.template,
+                milestone=row.milestone,
                 at=datetime.fromisoformat(row.at),
                 targets=_split(row.targets),
                 tags=_split(row.tags),

@@ -106,6 +106,7 @@ queue = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("campaign", String(100), nullable=False),
     Column("template", String(100), nullable=False),
+    Column("milestone", String(100), nullable=True),
     # ISO 8601: naive means each supporter's local time, with an offset one instant for all.
     Column("at", String(40), nullable=False),
     Column("targets", Text, nullable=False, default=""),

@@ -29,7 +29,10 @@ def _engine(url: str, csv_text: str = CSV) -> Engine:
     return engine
 
 
-def _selection(audience: Audience = Audience(), zones: tuple[str, ...] | None = None) -> Selection:
+EVERYONE = Audience()
+
+
+def _selection(audience: Audience = EVERYONE, zones: tuple[str, ...] | None = None) -> Selection:
     return Selection(audience, ("en", "fr"), "America/Toronto", zones)
 
 
@@ -57,8 +60,11 @@ def test_lapsed_and_suppressed_are_excluded_and_counted(database_url: str) -> No
     with engine.connect() as conn:
         counts = count_audience(conn, _selection(), date(2018, 3, 1))
     assert (counts.reachable, counts.suppressed, counts.lapsed) == (2, 1, 1)
-    emails = {row["email"] for rows in stream_due(engine, _selection(), "c", "r", NOW.date(), 10)
-              for row in rows}
+    emails = {
+        row["email"]
+        for rows in stream_due(engine, _selection(), "c", "r", NOW.date(), 10)
+        for row in rows
+    }
     assert emails == {"Benoit@example.org", "dina@example.org"}
 
 
@@ -67,8 +73,13 @@ def test_audience_by_tag_language_and_region(database_url: str) -> None:
     by_tag = _ids(engine, _selection(Audience(tags=("Refugees",))))
     assert len(by_tag) == 2
     # Dina writes in Spanish, which the campaign does not have: she counts as English.
-    english = {row["email"] for rows in stream_due(
-        engine, _selection(Audience(languages=("en",))), "c", "r", NOW.date(), 10) for row in rows}
+    english = {
+        row["email"]
+        for rows in stream_due(
+            engine, _selection(Audience(languages=("en",))), "c", "r", NOW.date(), 10
+        )
+        for row in rows
+    }
     assert english == {"ana@example.org", "dina@example.org"}
     assert len(_ids(engine, _selection(Audience(regions=("QC",))))) == 1
 

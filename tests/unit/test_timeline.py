@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from outreach.model import Audience, Campaign, Milestone, Reminder, Schedule, Organization, Text
-from outreach.timeline import Send, due_zones, queued_send, reminder_sends, upcoming
+from outreach.model import Audience, Campaign, Milestone, Organization, Reminder, Schedule, Text
+from outreach.timeline import (
+    Send,
+    due_zones,
+    next_milestone,
+    queued_send,
+    reminder_sends,
+    upcoming,
+)
 
 
 def _campaign(milestone_when: date | datetime, reminder: Reminder) -> Campaign:
@@ -85,13 +92,13 @@ def test_local_date_counts_from_the_supporters_own_day() -> None:
 def test_queued_naive_time_is_local_and_aware_time_is_one_instant() -> None:
     campaign = _send(date(2018, 3, 15)).campaign
     local = queued_send(
-        campaign, 7, "t", datetime(2018, 3, 2, 9, 0), (), Audience(), timedelta(days=1)
+        campaign, 7, "t", None, datetime(2018, 3, 2, 9, 0), (), Audience(), timedelta(days=1)
     )
     assert local.key == "queued-7"
     assert local.fires_at("America/Halifax") == datetime(2018, 3, 2, 13, 0, tzinfo=UTC)
     assert local.fires_at("America/Vancouver") == datetime(2018, 3, 2, 17, 0, tzinfo=UTC)
     instant = datetime(2018, 3, 2, 9, 0, tzinfo=UTC)
-    shared = queued_send(campaign, 8, "t", instant, (), Audience(), timedelta(days=1))
+    shared = queued_send(campaign, 8, "t", None, instant, (), Audience(), timedelta(days=1))
     assert shared.fires_at("America/Halifax") == shared.fires_at("America/Vancouver") == instant
 
 
@@ -104,3 +111,9 @@ def test_upcoming_spans_first_fire_to_last_expiry() -> None:
     assert first == datetime(2018, 3, 1, 13, 0, tzinfo=UTC)
     assert last == datetime(2018, 3, 2, 17, 0, tzinfo=UTC)
     assert not list(upcoming([send], zones, start, start + timedelta(hours=1)))
+
+
+def test_next_milestone_is_the_first_on_or_after_the_day() -> None:
+    campaign = _send(date(2018, 3, 15)).campaign
+    assert next_milestone(campaign, date(2018, 3, 15)) is campaign.milestones["m"]
+    assert next_milestone(campaign, date(2018, 4, 1)) is campaign.milestones["m"]

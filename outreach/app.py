@@ -1,0 +1,94 @@
+"""Wiring: settings → schedule, renderer, store, transports, dispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from outreach.campaign import load_schedule
+from outreach.config import Settings
+from outreach.dispatch import Dispatcher, ProgressReporter
+from outreach.errors import OutreachError
+from outreach.model import Schedule
+from outreach.render import Renderer
+from outreach.store.db import open_database, stored_secret
+from outreach.tokens import TokenSigner
+from outreach.transports.base import EmailTransport, PostTransport
+from outreach.transports.outbox import OutboxEmailTransport, OutboxPostTransport
+
+
+def template_names_in(folder: Path) -> frozenset[str]:
+    """Template names found as `<name>.<language>.j2` (files starting with `_` are layouts)."""
+    if not folder.is_dir():
+        raise OutreachError(f"{folder}: template folder not found (set OUTREACH_TEMPLATES)")
+    return frozenset(
+        path.name.split(".", 1)[0]
+        for path in folder.glob("*.*.j2")
+        if not path.name.startswith("_")
+    )
+
+
+@dataclass
+class App:
+    """The parts a command needs, built on first use from the settings."""
+
+    settings: Settings
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        """The campaign file, checked against the templates that exist."""
+        return load_schedule(self.settings.schedules, template_names_in(self.settings.templates))
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        """Every template, compiled once."""
+        return Renderer(self.schedule, self.settings.templates)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The store."""
+        return open_database(self.settings.database_url)
+
+    @cached_property
+    def signer(self) -> TokenSigner:
+        """Signs unsubscribe links: with OUTREACH_SECRET_KEY, else a key kept in the store."""
+        key = self.settings.secret_key or stored_secret(self.engine, "unsubscribe-secret")
+        return TokenSigner(key)
+
+    def email_transport(self, clock: Callable[[], datetime]) -> EmailTransport:
+        """The configured email transport."""
+        if self.settings.email_transport == "outbox":
+            return OutboxEmailTransport(self.settings.outbox, clock)
+        raise OutreachError(
+            f"the {self.settings.email_transport} email transport is not available in this "
+            "version; use OUTREACH_EMAIL_TRANSPORT=outbox"
+        )
+
+    def post_transport(self, clock: Callable[[], datetime]) -> PostTransport:
+        """The configured transport for the organization's own posts."""
+        if self.settings.social_transport == "outbox":
+            return OutboxPostTransport(self.settings.outbox, clock)
+        raise OutreachError(
+            f"the {self.settings.social_transport} social transport is not available in this "
+            "version; use OUTREACH_SOCIAL_TRANSPORT=outbox"
+        )
+
+    def dispatcher(
+        self, clock: Callable[[], datetime], progress: ProgressReporter | None = None
+    ) -> Dispatcher:
+        """A dispatcher over the configured store and transports."""
+        return Dispatcher(
+            engine=self.engine,
+            schedule=self.schedule,
+            renderer=self.renderer,
+            email_transport=self.email_transport(clock),
+            post_transport=self.post_transport(clock),
+            signer=self.signer,
+            public_url=self.settings.public_url,
+            progress=progress,
+        )

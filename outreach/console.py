@@ -1,0 +1,91 @@
+"""Terminal output: progress bars and tables (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from outreach.reports import PlannedSend, SendStatus
+
+
+def out_console() -> Console:
+    """Standard output."""
+    return Console()
+
+
+def err_console() -> Console:
+    """Standard error: progress goes here, so output stays clean for pipes."""
+    return Console(stderr=True)
+
+
+class RichProgress:
+    """A progress bar per send (shown only on a terminal)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def start(self, label: str, total: int) -> None:
+        """A new bar for a send."""
+        self._task = self._progress.add_task(label, total=total)
+
+    def advance(self, count: int) -> None:
+        """Move the current bar on."""
+        if self._task is not None:
+            self._progress.advance(self._task, count)
+
+
+def plan_table(planned: Sequence[PlannedSend]) -> Table:
+    """`outreach plan` as a table."""
+    table = Table(title="Upcoming sends")
+    for column in ("campaign", "reminder", "local time", "UTC window", "audience", "excluded"):
+        table.add_column(column)
+    for item in planned:
+        window = f"{item.first_fire:%Y-%m-%d %H:%M} → {item.last_expiry:%Y-%m-%d %H:%M}"
+        excluded = f"{item.suppressed} suppressed, {item.lapsed} lapsed consent"
+        table.add_row(
+            item.campaign, item.reminder, item.local_time, window, str(item.audience), excluded
+        )
+    return table
+
+
+def status_table(rows: Sequence[SendStatus]) -> Table:
+    """`outreach status` as a table."""
+    table = Table(title="Delivery status")
+    columns = ("sent", "failed", "suppressed", "lapsed", "uncertain", "pending")
+    for column in ("campaign", "reminder", *columns):
+        table.add_column(column, justify="right" if column in columns else "left")
+    for row in rows:
+        table.add_row(row.campaign, row.reminder, *(str(getattr(row, c)) for c in columns))
+    return table

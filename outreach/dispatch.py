@@ -1,0 +1,280 @@
+"""Dispatch: due occurrences → claim in the ledger → render → transport → record.
+
+The only module that orchestrates. It streams supporters in chunks (memory stays flat),
+claims each chunk before handing it to a transport and records the outcome after, so a
+second run, or a second worker, never sends anything twice.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from outreach.model import Audience, Schedule
+from outreach.render import Renderer
+from outreach.store import ledger
+from outreach.store import queue as queue_store
+from outreach.store.audience import (
+    EMAIL,
+    Selection,
+    count_due,
+    rows_by_id,
+    stream_due,
+    zones_in_use,
+)
+from outreach.store.people import supporter_from_row
+from outreach.store.schema import ORGANIZATION
+from outreach.timeline import Send, due_zones, queued_send, reminder_sends
+from outreach.tokens import TokenSigner
+from outreach.transports.base import EmailTransport, OutgoingEmail, OutgoingPost, PostTransport
+
+POST = "x"
+"""Ledger channel of the organization's own posts (drafted by the outbox, posted on X)."""
+DEFAULT_CHUNK = 500
+
+
+class ProgressReporter(Protocol):
+    """Where dispatch says how far along it is."""
+
+    def start(self, label: str, total: int) -> None:
+        """A send begins with `total` emails to go."""
+
+    def advance(self, count: int) -> None:
+        """`count` more emails were handled."""
+
+
+class _Silent:
+    def start(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        pass
+
+
+@dataclass
+class SendReport:
+    """What one run did for one send."""
+
+    campaign: str
+    reminder: str
+    sent: int = 0
+    failed: int = 0
+    announced: bool = False
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    """What one run did."""
+
+    now: datetime
+    dry_run: bool
+    sends: list[SendReport] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        """Emails accepted (or, in a dry run, that would be sent)."""
+        return sum(s.sent for s in self.sends)
+
+    @property
+    def failed(self) -> int:
+        """Emails a transport refused."""
+        return sum(s.failed for s in self.sends)
+
+
+def all_sends(schedule: Schedule, engine: Engine) -> Iterator[Send]:
+    """The schedule's reminders, then the pending queued reminders of known campaigns."""
+    yield from reminder_sends(schedule)
+    for queued in queue_store.listing(engine, states=(queue_store.PENDING,)):
+        campaign = schedule.campaigns.get(queued.campaign)
+        if campaign is None:
+            continue
+        yield queued_send(
+            campaign,
+            queued.id,
+            queued.template,
+            campaign.milestones.get(queued.milestone or ""),
+            queued.at,
+            queued.targets,
+            Audience(queued.tags, queued.languages, queued.regions),
+            queued.expires,
+        )
+
+
+class Dispatcher:
+    """Sends everything due at a given instant, exactly once."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        schedule: Schedule,
+        renderer: Renderer,
+        email_transport: EmailTransport,
+        post_transport: PostTransport,
+        signer: TokenSigner,
+        public_url: str,
+        chunk_size: int = DEFAULT_CHUNK,
+        progress: ProgressReporter | None = None,
+    ) -> None:
+        self.engine = engine
+        self.schedule = schedule
+        self.renderer = renderer
+        self.email_transport = email_transport
+        self.post_transport = post_transport
+        self.signer = signer
+        self.public_url = public_url
+        self.chunk_size = chunk_size
+        self.progress = progress or _Silent()
+        self._domain = schedule.organization.email.rsplit("@", 1)[-1]
+
+    def run_once(self, now: datetime, *, dry_run: bool = False) -> RunReport:
+        """Send every occurrence due at `now` that is not yet in the ledger."""
+        report = RunReport(now=now, dry_run=dry_run)
+        with self.engine.connect() as conn:
+            zones = zones_in_use(conn, self.schedule.timezone)
+        for send in all_sends(self.schedule, self.engine):
+            send_report = SendReport(send.campaign.id, send.key)
+            started = clock.monotonic()
+            if send.announce and send.is_due(self.schedule.timezone, now):
+                send_report.announced = self._announce(send, now, dry_run)
+            due = due_zones(send, zones, now)
+            if due:
+                self._send_emails(send, due, now, dry_run, send_report)
+            send_report.seconds = clock.monotonic() - started
+            if send_report.sent or send_report.failed or send_report.announced:
+                report.sends.append(send_report)
+        return report
+
+    def resend_uncertain(self, now: datetime) -> RunReport:
+        """Send again what a crashed run claimed but never recorded, when the organizer asks."""
+        report = RunReport(now=now, dry_run=False)
+        sends = {(s.campaign.id, s.key): s for s in all_sends(self.schedule, self.engine)}
+        for uncertain in ledger.uncertain_batches(self.engine, channel=EMAIL):
+            send = sends.get((uncertain.campaign, uncertain.reminder))
+            if send is None:
+                continue
+            send_report = SendReport(send.campaign.id, send.key)
+            started = clock.monotonic()
+            batch = ledger.take_over(self.engine, uncertain.batch)
+            rows = rows_by_id(self.engine, uncertain.supporter_ids, self.schedule.timezone)
+            self._hand_over(batch, [self.compose(send, row) for row in rows], now, send_report)
+            send_report.seconds = clock.monotonic() - started
+            report.sends.append(send_report)
+        return report
+
+    def _selection(self, send: Send, zones: Sequence[str]) -> Selection:
+        return Selection(
+            send.audience, self.schedule.languages, self.schedule.timezone, tuple(zones)
+        )
+
+    def _send_emails(
+        self, send: Send, zones: Sequence[str], now: datetime, dry_run: bool, report: SendReport
+    ) -> None:
+        selection = self._selection(send, zones)
+        today = now.date()
+        with self.engine.connect() as conn:
+            total = count_due(conn, selection, send.campaign.id, send.key, today)
+        if not total:
+            return
+        self.progress.start(f"{send.campaign.id} / {send.key}", total)
+        chunks = stream_due(
+            self.engine, selection, send.campaign.id, send.key, today, self.chunk_size
+        )
+        for rows in chunks:
+            if dry_run:
+                for row in rows:
+                    self.compose(send, row)
+                report.sent += len(rows)
+            else:
+                self._deliver_chunk(send, rows, now, report)
+            self.progress.advance(len(rows))
+
+    def _deliver_chunk(
+        self, send: Send, rows: Sequence[Mapping[str, Any]], now: datetime, report: SendReport
+    ) -> None:
+        ids = [int(row["id"]) for row in rows]
+        batch, won = ledger.claim(self.engine, send.campaign.id, send.key, EMAIL, ids, now)
+        if not won:
+            return
+        try:
+            emails = [self.compose(send, row) for row in rows if int(row["id"]) in won]
+        except BaseException:
+            ledger.release(self.engine, batch)  # nothing was handed over: nothing is uncertain
+            raise
+        self._hand_over(batch, emails, now, report)
+
+    def _hand_over(
+        self, batch: str, emails: Sequence[OutgoingEmail], now: datetime, report: SendReport
+    ) -> None:
+        outcomes = self.email_transport.send(emails)
+        ledger.record(self.engine, batch, outcomes, now)
+        for outcome in outcomes:
+            if outcome.ok:
+                report.sent += 1
+            else:
+                report.failed += 1
+                report.failures.append(f"supporter {outcome.supporter_id}: {outcome.detail}")
+
+    def compose(self, send: Send, row: Mapping[str, Any]) -> OutgoingEmail:
+        """The email one supporter gets for one send (`preview` shows it too)."""
+        supporter = supporter_from_row(row)
+        zone = str(row.get("zone") or supporter.timezone or self.schedule.timezone)
+        unsubscribe_url = f"{self.public_url}/u/{self.signer.make(supporter.id, send.campaign.id)}"
+        rendered = self.renderer.render_email(
+            campaign=send.campaign,
+            template=send.template,
+            target_ids=send.targets,
+            milestone=send.milestone,
+            supporter=supporter,
+            send_date=send.local_date(zone),
+            unsubscribe_url=unsubscribe_url,
+        )
+        organization = self.schedule.organization
+        return OutgoingEmail(
+            supporter_id=supporter.id,
+            campaign=send.campaign.id,
+            reminder=send.key,
+            to_email=supporter.email,
+            to_name=supporter.name,
+            from_email=organization.email,
+            from_name=organization.name,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            language=rendered.language,
+            message_id=f"<{send.campaign.id}.{send.key}.{supporter.id}@{self._domain}>",
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        )
+
+    def _announce(self, send: Send, now: datetime, dry_run: bool) -> bool:
+        """The organization's own post for this send, once (ledger channel `post`)."""
+        language = self.schedule.fallback_language
+        text = self.renderer.render_announcement(
+            campaign=send.campaign,
+            template=send.template,
+            target_ids=send.targets,
+            milestone=send.milestone,
+            language=language,
+        )
+        if not text or dry_run:
+            return bool(text)
+        batch, won = ledger.claim(
+            self.engine, send.campaign.id, send.key, POST, [ORGANIZATION], now
+        )
+        if not won:
+            return False
+        outcome = self.post_transport.publish(
+            OutgoingPost(send.campaign.id, send.key, text, language)
+        )
+        ledger.record(self.engine, batch, [outcome], now)
+        return outcome.ok

@@ -1,0 +1,194 @@
+"""Suggested posts: X's weighted length, one-click share links, and the template checks.
+
+`check_templates` renders every reminder's template, in every language it exists in, for a
+long-named sample supporter, and reports what would embarrass a campaign once sent: a post that
+misses a target's handle or does not fit on X, an email without the sender's name, postal
+address or unsubscribe link, a template that does not render.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import replace
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from twitter_text import parse_tweet
+
+from outreach.errors import OutreachError, Problem, ProblemsError
+from outreach.model import Campaign, Reminder, Schedule, Supporter
+
+if TYPE_CHECKING:
+    from outreach.render import Renderer
+
+X_LIMIT = 280
+"""X's limit, in weighted characters (twitter-text v3: URLs 23, CJK and emoji 2)."""
+
+SHARE_URLS = {
+    "x": "https://x.com/intent/tweet?text=",
+    "bluesky": "https://bsky.app/intent/compose?text=",
+    "mastodon": "https://mastodonshare.com/?text=",
+}
+
+SAMPLE_UNSUBSCRIBE_URL = "https://example.org/u/SAMPLE-UNSUBSCRIBE-TOKEN"
+
+
+def weighted_length(text: str) -> int:
+    """The length X counts for `text`."""
+    return int(parse_tweet(text).weightedLength)
+
+
+def fits_on_x(text: str) -> bool:
+    """Whether X accepts `text` as one post (not empty, at most 280 weighted characters)."""
+    return bool(parse_tweet(text).valid)
+
+
+def mentions(text: str, handle: str) -> bool:
+    """Whether `text` mentions `@handle` (case-insensitive, not as part of a longer handle)."""
+    pattern = rf"(?<![\w@])@{re.escape(handle.lstrip('@'))}(?![\w@])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def share_links(text: str) -> dict[str, str]:
+    """One-click links that open `text` ready to publish on X, Bluesky and Mastodon."""
+    quoted = quote(text, safe="")
+    return {network: base + quoted for network, base in SHARE_URLS.items()}
+
+
+def sample_supporter(language: str) -> Supporter:
+    """A supporter with a long name and city, to check that posts still fit."""
+    return Supporter(
+        id=0,
+        email="marie-genevieve-alexandrine.fitzgerald-vandermeulen-beauchamp@example.org",
+        first_name="Marie-Geneviève-Alexandrine",
+        last_name="Fitzgerald-Vandermeulen-Beauchamp",
+        city="Saint-Louis-du-Ha! Ha!",
+        region="QC",
+        language=language,
+    )
+
+
+def check_templates(
+    schedule: Schedule, renderer: Renderer, templates_dir_label: str | None = None
+) -> list[Problem]:
+    """Problems in the templates used by `schedule`'s reminders, in every language they exist in.
+
+    Paths read `<templates_dir_label>/<template>.<language>.j2` (default: the renderer's label).
+    """
+    label = renderer.label if templates_dir_label is None else templates_dir_label
+    problems: list[Problem] = []
+    for campaign in schedule.campaigns.values():
+        for reminder in campaign.reminders.values():
+            milestone = campaign.milestones.get(reminder.milestone)
+            if milestone is None or reminder.template not in renderer.template_names():
+                continue  # the schedule loader reports dangling references
+            languages = renderer.languages_of(reminder.template)
+            if schedule.fallback_language not in languages:
+                problems.append(
+                    Problem(
+                        f"{label}/{reminder.template}.{schedule.fallback_language}.j2",
+                        1,
+                        f"file missing: it is the '{reminder.template}' email for supporters "
+                        "in every other language",
+                    )
+                )
+            for language in sorted(languages):
+                problems += _check_one(schedule, renderer, campaign, reminder, language, label)
+    return list(dict.fromkeys(problems))
+
+
+def _check_one(
+    schedule: Schedule,
+    renderer: Renderer,
+    campaign: Campaign,
+    reminder: Reminder,
+    language: str,
+    label: str,
+) -> list[Problem]:
+    """The problems of one reminder's template in one language (paths start with `label`)."""
+    path = f"{label}/{reminder.template}.{language}.j2"
+    milestone = campaign.milestones[reminder.milestone]
+    send_date = _send_date(milestone.day, reminder)
+    targets = reminder.targets or tuple(campaign.targets)
+    try:
+        email = renderer.render_email(
+            campaign=campaign,
+            template=reminder.template,
+            target_ids=targets,
+            milestone=milestone,
+            supporter=sample_supporter(language),
+            send_date=send_date,
+            unsubscribe_url=SAMPLE_UNSUBSCRIBE_URL,
+        )
+        announcement = renderer.render_announcement(
+            campaign=campaign,
+            template=reminder.template,
+            target_ids=targets,
+            milestone=milestone,
+            language=language,
+            send_date=send_date,
+        )
+    except ProblemsError as exc:
+        return [_relabel(problem, renderer.label, label) for problem in exc.problems]
+    except OutreachError as exc:
+        return [Problem(path, 1, str(exc))]
+    post_line = renderer.block_line(reminder.template, language, "post") or 1
+    problems = [Problem(path, post_line, m) for m in _post_problems(email.post, campaign, targets)]
+    for part, body in (("text", email.text), ("HTML", email.html)):
+        problems += [Problem(path, 1, m) for m in _footer_problems(schedule, part, body)]
+    if reminder.announce and not announcement:
+        problems.append(
+            Problem(path, 1, f"reminder '{reminder.id}' announces, but there is no announcement")
+        )
+    if announcement and weighted_length(announcement) > X_LIMIT:
+        line = renderer.block_line(reminder.template, language, "announcement") or 1
+        problems.append(Problem(path, line, _too_long("announcement", announcement, "")))
+    return problems
+
+
+def _relabel(problem: Problem, old: str, new: str) -> Problem:
+    """`problem` with its path under the folder label `new` instead of `old`."""
+    if not problem.path.startswith(f"{old}/"):
+        return problem
+    return replace(problem, path=new + problem.path[len(old) :])
+
+
+def _send_date(day: date, reminder: Reminder) -> date:
+    """The local day a reminder goes out, `offset` from its milestone's day."""
+    return (datetime.combine(day, time()) + reminder.offset).date()
+
+
+def _post_problems(post: str, campaign: Campaign, targets: tuple[str, ...]) -> list[str]:
+    """What is wrong with a suggested post: missing handles, too long for X."""
+    problems = []
+    for target_id in targets:
+        handle = campaign.targets[target_id].handles.get("x")
+        if handle and not mentions(post, handle):
+            problems.append(f"the suggested post does not mention @{handle} (target '{target_id}')")
+    if weighted_length(post) > X_LIMIT:
+        problems.append(
+            _too_long("suggested post", post, " for a sample supporter with a long name")
+        )
+    return problems
+
+
+def _too_long(what: str, text: str, when: str) -> str:
+    """The message for a post over X's limit."""
+    return f"the {what} is {weighted_length(text)} characters long on X (limit {X_LIMIT}){when}"
+
+
+def _footer_problems(schedule: Schedule, part: str, body: str) -> list[str]:
+    """What the email's `part` fails to show: sender's name, postal address, unsubscribe link."""
+    organization = schedule.organization
+    required = (
+        ("the organization's name", organization.name),
+        ("the organization's postal address", organization.address),
+        ("the unsubscribe link {{ unsubscribe_url }}", SAMPLE_UNSUBSCRIBE_URL),
+    )
+    return [
+        f"the {part} part does not show {what}"
+        for what, value in required
+        if value not in body and html.escape(value) not in body
+    ]

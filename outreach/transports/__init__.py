@@ -1,0 +1,1 @@
+"""Where messages go: one transport per channel."""

@@ -1,0 +1,82 @@
+"""The outbox transports: emails as `.eml` files and posts as JSON drafts, in a folder.
+
+The embedded default: nothing leaves the machine, and every message can be read, opened
+in a mail client, or handed to another tool.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from outreach.message import build_message
+from outreach.store.ledger import Outcome
+from outreach.store.schema import ORGANIZATION
+from outreach.transports.base import OutgoingEmail, OutgoingPost
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary name and rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+class OutboxEmailTransport:
+    """Writes each email to `<outbox>/<campaign>/<reminder>/<supporter id>.eml`."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path, clock: Callable[[], datetime]) -> None:
+        self.folder = folder
+        self._clock = clock
+
+    def path_for(self, email: OutgoingEmail) -> Path:
+        """Where this email is written."""
+        return self.folder / email.campaign / email.reminder / f"{email.supporter_id}.eml"
+
+    def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+        """Write every email; a file that cannot be written is a failure for that email."""
+        outcomes = []
+        for email in emails:
+            path = self.path_for(email)
+            try:
+                _write_atomically(path, build_message(email, self._clock()).as_bytes())
+            except OSError as exc:
+                outcomes.append(Outcome(email.supporter_id, False, f"cannot write {path}: {exc}"))
+            else:
+                outcomes.append(Outcome(email.supporter_id, True, str(path)))
+        return outcomes
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class OutboxPostTransport:
+    """Writes each announcement as a JSON draft to `<outbox>/posts/`."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path, clock: Callable[[], datetime]) -> None:
+        self.folder = folder / "posts"
+        self._clock = clock
+
+    def publish(self, post: OutgoingPost) -> Outcome:
+        """Write the draft; the organizer (or the `x` transport) publishes it."""
+        path = self.folder / f"{post.campaign}--{post.reminder}.json"
+        draft = {
+            "campaign": post.campaign,
+            "reminder": post.reminder,
+            "language": post.language,
+            "text": post.text,
+            "created_at": self._clock().isoformat(),
+        }
+        try:
+            _write_atomically(path, json.dumps(draft, ensure_ascii=False, indent=2).encode())
+        except OSError as exc:
+            return Outcome(ORGANIZATION, False, f"cannot write {path}: {exc}")
+        return Outcome(ORGANIZATION, True, str(path))
