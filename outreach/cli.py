@@ -6,6 +6,7 @@ Exit status: 0 success, 1 user error (one clear line, no traceback), 2 delivery 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import timedelta
 
@@ -227,6 +228,18 @@ def main() -> None:
         sys.exit(1)
     except DeliveryError as exc:
         click.echo(f"delivery trouble: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("OUTREACH_DEBUG"):
+            raise
+        click.echo(
+            f"unexpected error: {type(exc).__name__}: {exc} "
+            "(set OUTREACH_DEBUG=1 to see where; please report it)",
+            err=True,
+        )
         sys.exit(2)
 
 

@@ -7,6 +7,8 @@ second run, or a second worker, never sends anything twice.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time as clock
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from outreach.errors import DeliveryError
 from outreach.model import Audience, Schedule
 from outreach.render import Renderer
 from outreach.store import ledger
@@ -33,9 +36,10 @@ from outreach.timeline import Send, due_zones, queued_send, reminder_sends
 from outreach.tokens import TokenSigner
 from outreach.transports.base import EmailTransport, OutgoingEmail, OutgoingPost, PostTransport
 
+log = logging.getLogger("outreach.dispatch")
+
 POST = "x"
 """Ledger channel of the organization's own posts (drafted by the outbox, posted on X)."""
-DEFAULT_CHUNK = 500
 
 
 class ProgressReporter(Protocol):
@@ -120,7 +124,7 @@ class Dispatcher:
         post_transport: PostTransport,
         signer: TokenSigner,
         public_url: str,
-        chunk_size: int = DEFAULT_CHUNK,
+        chunk_size: int | None = None,
         progress: ProgressReporter | None = None,
     ) -> None:
         self.engine = engine
@@ -130,9 +134,19 @@ class Dispatcher:
         self.post_transport = post_transport
         self.signer = signer
         self.public_url = public_url
-        self.chunk_size = chunk_size
+        self.chunk_size = chunk_size or email_transport.batch_size
+        self._stopping = threading.Event()
         self.progress = progress or _Silent()
         self._domain = schedule.organization.email.rsplit("@", 1)[-1]
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then start no other (safe from a signal handler)."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once `stop` was called."""
+        return self._stopping.is_set()
 
     def run_once(self, now: datetime, *, dry_run: bool = False) -> RunReport:
         """Send every occurrence due at `now` that is not yet in the ledger."""
@@ -140,6 +154,8 @@ class Dispatcher:
         with self.engine.connect() as conn:
             zones = zones_in_use(conn, self.schedule.timezone)
         for send in all_sends(self.schedule, self.engine):
+            if self.stopping:
+                break
             send_report = SendReport(send.campaign.id, send.key)
             started = clock.monotonic()
             if send.announce and send.is_due(self.schedule.timezone, now):
@@ -188,6 +204,8 @@ class Dispatcher:
             self.engine, selection, send.campaign.id, send.key, today, self.chunk_size
         )
         for rows in chunks:
+            if self.stopping:
+                return
             if dry_run:
                 for row in rows:
                     self.compose(send, row)
@@ -213,14 +231,28 @@ class Dispatcher:
     def _hand_over(
         self, batch: str, emails: Sequence[OutgoingEmail], now: datetime, report: SendReport
     ) -> None:
-        outcomes = self.email_transport.send(emails)
+        started = clock.monotonic()
+        try:
+            outcomes = self.email_transport.send(emails)
+        except DeliveryError:
+            ledger.release(self.engine, batch)  # the transport accepted none of it
+            raise
         ledger.record(self.engine, batch, outcomes, now)
-        for outcome in outcomes:
-            if outcome.ok:
-                report.sent += 1
-            else:
-                report.failed += 1
-                report.failures.append(f"supporter {outcome.supporter_id}: {outcome.detail}")
+        sent = sum(1 for outcome in outcomes if outcome.ok)
+        report.sent += sent
+        report.failed += len(outcomes) - sent
+        report.failures.extend(
+            f"supporter {o.supporter_id}: {o.detail}" for o in outcomes if not o.ok
+        )
+        log.info(
+            "batch campaign=%s reminder=%s transport=%s sent=%d failed=%d seconds=%.2f",
+            report.campaign,
+            report.reminder,
+            self.email_transport.name,
+            sent,
+            len(outcomes) - sent,
+            clock.monotonic() - started,
+        )
 
     def compose(self, send: Send, row: Mapping[str, Any]) -> OutgoingEmail:
         """The email one supporter gets for one send (`preview` shows it too)."""

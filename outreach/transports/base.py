@@ -39,9 +39,15 @@ class OutgoingPost:
 
 
 class EmailTransport(Protocol):
-    """Delivers emails; says for each whether it was accepted."""
+    """Delivers emails; says for each whether it was accepted.
+
+    `send` returns one outcome per email. It raises `DeliveryError` only when it accepted
+    none of the batch (bad credentials, the provider refusing us): the claims are then
+    released, and nothing is recorded as sent.
+    """
 
     name: str
+    batch_size: int
 
     def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         """Hand a batch over; one outcome per email (by supporter id)."""

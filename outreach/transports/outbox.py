@@ -30,6 +30,7 @@ class OutboxEmailTransport:
     """Writes each email to `<outbox>/<campaign>/<reminder>/<supporter id>.eml`."""
 
     name = "outbox"
+    batch_size = 500
 
     def __init__(self, folder: Path, clock: Callable[[], datetime]) -> None:
         self.folder = folder
