@@ -9,7 +9,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from outreach.model import Supporter
@@ -73,14 +73,14 @@ def _write_chunk(
     if new:
         conn.execute(supporters.insert(), new)
         report.imported += len(new)
-    for record in records:
-        if record.email.lower() in known:
-            conn.execute(
-                supporters.update()
-                .where(supporters.c.id == known[record.email.lower()])
-                .values(**_values(record), updated_at=now)
-            )
-            report.updated += 1
+    changed = [
+        _values(r) | {"known_id": known[r.email.lower()], "updated_at": now}
+        for r in records
+        if r.email.lower() in known
+    ]
+    if changed:
+        conn.execute(supporters.update().where(supporters.c.id == bindparam("known_id")), changed)
+        report.updated += len(changed)
 
 
 def _values(record: SupporterRecord) -> dict[str, Any]:
