@@ -31,6 +31,7 @@ class Settings:
     outbox: Path = Path("outbox")
     public_url: str = "http://localhost:8000"
     secret_key: str | None = field(default=None, repr=False)
+    sendgrid_webhook_public_key: str | None = field(default=None, repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -48,6 +49,7 @@ class Settings:
             outbox=Path(environ.get("OUTREACH_OUTBOX", str(cls.outbox))),
             public_url=environ.get("OUTREACH_PUBLIC_URL", cls.public_url).rstrip("/"),
             secret_key=environ.get("OUTREACH_SECRET_KEY") or None,
+            sendgrid_webhook_public_key=environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
             env=environ,
         )
         settings.validate()

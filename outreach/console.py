@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,8 +15,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from outreach.reports import PlannedSend, SendStatus
+from outreach.reports import CampaignFeedback, PlannedSend, SendStatus, campaign_feedback
 
 
 def out_console() -> Console:
@@ -66,6 +67,9 @@ class RichProgress:
             self._progress.advance(self._task, count)
 
 
+SEND_COLUMNS = ("sent", "failed", "suppressed", "lapsed", "uncertain", "pending")
+
+
 def plan_table(planned: Sequence[PlannedSend]) -> Table:
     """`outreach plan` as a table."""
     table = Table(title="Upcoming sends")
@@ -80,12 +84,42 @@ def plan_table(planned: Sequence[PlannedSend]) -> Table:
     return table
 
 
-def status_table(rows: Sequence[SendStatus]) -> Table:
-    """`outreach status` as a table."""
+def status_table(rows: Sequence[SendStatus]) -> RenderableType:
+    """`outreach status`: per reminder, then feedback per campaign, then any pause in red."""
     table = Table(title="Delivery status")
-    columns = ("sent", "failed", "suppressed", "lapsed", "uncertain", "pending")
-    for column in ("campaign", "reminder", *columns):
-        table.add_column(column, justify="right" if column in columns else "left")
+    for column in ("campaign", "reminder", *SEND_COLUMNS):
+        table.add_column(column, justify="right" if column in SEND_COLUMNS else "left")
     for row in rows:
-        table.add_row(row.campaign, row.reminder, *(str(getattr(row, c)) for c in columns))
+        table.add_row(row.campaign, row.reminder, *(str(getattr(row, c)) for c in SEND_COLUMNS))
+    parts: list[RenderableType] = [table]
+    campaigns = campaign_feedback(rows)
+    if any(c.delivered or c.bounces or c.spam_reports or c.paused for c in campaigns):
+        parts.append(feedback_table(campaigns))
+    parts.extend(
+        Text(
+            f"{c.campaign} PAUSED: {c.paused}; resume with `outreach campaign resume {c.campaign}`",
+            style="bold red",
+        )
+        for c in campaigns
+        if c.paused
+    )
+    return Group(*parts)
+
+
+def feedback_table(campaigns: Sequence[CampaignFeedback]) -> Table:
+    """What the email provider reported, per campaign."""
+    table = Table(title="Provider feedback")
+    columns = ("sent", "delivered", "bounces", "spam reports", "spam rate")
+    for column in ("campaign", *columns, "state"):
+        table.add_column(column, justify="right" if column in columns else "left")
+    for c in campaigns:
+        table.add_row(
+            c.campaign,
+            str(c.sent),
+            str(c.delivered),
+            str(c.bounces),
+            str(c.spam_reports),
+            f"{c.spam_rate:.2%}",
+            "PAUSED" if c.paused else "sending",
+        )
     return table

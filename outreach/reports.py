@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from outreach.model import Schedule
-from outreach.store import ledger
+from outreach.store import feedback, ledger
 from outreach.store.audience import EMAIL, Selection, count_audience, count_due, zones_in_use
 from outreach.timeline import Send, upcoming
 
@@ -64,6 +64,20 @@ def plan(
     return sorted(planned, key=lambda p: (p.first_fire, p.campaign, p.reminder))
 
 
+STATUS_COLUMNS = (
+    "sent",
+    "failed",
+    "suppressed",
+    "lapsed",
+    "uncertain",
+    "pending",
+    "delivered",
+    "bounces",
+    "spam_reports",
+)
+"""The counts of `status`, in the order they are shown."""
+
+
 @dataclass(frozen=True)
 class SendStatus:
     """Counts for one send: the keys of `status --json`."""
@@ -76,6 +90,10 @@ class SendStatus:
     lapsed: int
     uncertain: int
     pending: int
+    delivered: int = 0
+    bounces: int = 0
+    spam_reports: int = 0
+    paused: str | None = None  # why the campaign is paused, when it is
 
     def as_json(self) -> dict[str, Any]:
         """A plain dict for `--json`."""
@@ -85,13 +103,16 @@ class SendStatus:
 def status(
     schedule: Schedule, engine: Engine, sends: Iterable[Send], now: datetime
 ) -> list[SendStatus]:
-    """Per send: sent, failed, suppressed, lapsed, uncertain and still pending."""
+    """Per send: sent, failed, suppressed, lapsed, uncertain, still pending, and feedback."""
     counts = ledger.counts_by_reminder(engine)
+    reported = feedback.event_counts(engine)
+    paused = feedback.paused_campaigns(engine)
     rows = []
     with engine.connect() as conn:
         zones = zones_in_use(conn, schedule.timezone) or [schedule.timezone]
         for send in sends:
             states = counts.get((send.campaign.id, send.key, EMAIL), {})
+            events = reported.get((send.campaign.id, send.key), {})
             selection = Selection(send.audience, schedule.languages, schedule.timezone)
             audience = count_audience(conn, selection, now.date())
             open_zones = tuple(z for z in zones if now < send.window(z)[1])
@@ -111,6 +132,43 @@ def status(
                     lapsed=audience.lapsed,
                     uncertain=states.get(ledger.CLAIMED, 0),
                     pending=pending,
+                    delivered=events.get(feedback.DELIVERED, 0),
+                    bounces=events.get(feedback.BOUNCE, 0),
+                    spam_reports=events.get(feedback.SPAM_REPORT, 0),
+                    paused=paused.get(send.campaign.id),
                 )
             )
     return rows
+
+
+@dataclass(frozen=True)
+class CampaignFeedback:
+    """What the provider reported for one campaign, and whether it is paused."""
+
+    campaign: str
+    sent: int
+    delivered: int
+    bounces: int
+    spam_reports: int
+    paused: str | None
+
+    @property
+    def spam_rate(self) -> float:
+        """Spam reports over delivered emails (over sent ones while none is reported)."""
+        return feedback.spam_rate(self.spam_reports, self.delivered, self.sent)[0]
+
+
+def campaign_feedback(rows: Iterable[SendStatus]) -> list[CampaignFeedback]:
+    """Per-reminder counts summed per campaign, in order of first appearance."""
+    totals: dict[str, CampaignFeedback] = {}
+    for row in rows:
+        known = totals.get(row.campaign)
+        totals[row.campaign] = CampaignFeedback(
+            campaign=row.campaign,
+            sent=row.sent + (known.sent if known else 0),
+            delivered=row.delivered + (known.delivered if known else 0),
+            bounces=row.bounces + (known.bounces if known else 0),
+            spam_reports=row.spam_reports + (known.spam_reports if known else 0),
+            paused=row.paused,
+        )
+    return list(totals.values())

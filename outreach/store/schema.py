@@ -124,3 +124,28 @@ settings = Table(
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# What the email provider told us, once per provider event id (replays change nothing).
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("campaign", String(100), nullable=False, default=""),
+    Column("reminder", String(100), nullable=False, default=""),
+    Column("supporter_id", Integer, nullable=True),
+    Column("email", String(320), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+Index("ix_events_campaign", events.c.campaign, events.c.kind, events.c.reminder)
+
+# Campaigns the spam guard (or an organizer) paused; `outreach campaign resume` deletes the row.
+pauses = Table(
+    "pauses",
+    metadata,
+    Column("campaign", String(100), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

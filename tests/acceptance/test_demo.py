@@ -82,9 +82,7 @@ def test_status_json_counts_per_reminder(project: Path, outreach: Outreach) -> N
     rows = json.loads(outreach("status", "--json", "--now", ALL_ZONES_DUE).stdout)
     by_key = {(r["campaign"], r["reminder"]): r for r in rows}
     two_weeks = by_key[("mexico-refugees", "two-weeks-before")]
-    assert two_weeks == {
-        "campaign": "mexico-refugees",
-        "reminder": "two-weeks-before",
+    counts = {
         "sent": 48,
         "failed": 0,
         "suppressed": 1,
@@ -92,4 +90,5 @@ def test_status_json_counts_per_reminder(project: Path, outreach: Outreach) -> N
         "uncertain": 0,
         "pending": 0,
     }
+    assert {key: two_weeks[key] for key in counts} == counts
     assert by_key[("mexico-refugees", "day-before")]["pending"] > 0

@@ -1,0 +1,1 @@
+"""The web side of outreach: unsubscribe links, the SendGrid webhook, the dashboard."""

@@ -1,0 +1,92 @@
+"""The web app `outreach serve` runs: unsubscribe links, the SendGrid webhook, the dashboard.
+
+Debug is off: an unexpected error is logged on the server and answered with a plain page,
+never a stack trace. Request bodies are size-limited and every response has safe headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from outreach.app import App
+from outreach.web.dashboard import Dashboard
+from outreach.web.limits import BodyLimit, SecurityHeaders
+from outreach.web.pages import Pages
+from outreach.web.unsubscribe import UnsubscribeLink
+from outreach.web.webhook import SendGridWebhook, SignatureCheck
+
+log = logging.getLogger("outreach.web")
+
+NOTICES = {400: "bad_request", 404: "not_found", 405: "bad_request", 413: "too_large"}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(app: App, clock: Callable[[], datetime] = _utc_now) -> Starlette:
+    """The web app over the configured store, schedule and signing key."""
+    settings = app.settings
+    pages = Pages(app.schedule)
+    engine = app.engine
+    key = settings.sendgrid_webhook_public_key
+    webhook = SendGridWebhook(
+        engine,
+        SignatureCheck(key) if key else None,
+        insecure=settings.env.get("OUTREACH_WEBHOOK_INSECURE") == "1",
+        clock=clock,
+    )
+    link = UnsubscribeLink(engine, app.signer, pages, clock)
+    dashboard = Dashboard(app, pages, settings.env.get("OUTREACH_DASHBOARD_PASSWORD"), clock)
+
+    async def healthz(request: Request) -> PlainTextResponse:
+        def ping() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except SQLAlchemyError:
+            log.exception("health check: the database does not answer")
+            return PlainTextResponse("database unavailable", status_code=503)
+        return PlainTextResponse("ok")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if request.url.path.startswith("/webhooks/"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        page = pages.notice(NOTICES.get(exc.status_code, "bad_request"))
+        return HTMLResponse(page, status_code=exc.status_code)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error on %s %s", request.method, request.url.path)
+        if request.url.path.startswith("/webhooks/"):
+            return JSONResponse({"error": "internal error"}, status_code=500)
+        return HTMLResponse(pages.notice("error"), status_code=500)
+
+    return Starlette(
+        debug=False,
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/u/{token}", link.handle, methods=["GET", "POST"]),
+            Route("/webhooks/sendgrid", webhook.receive, methods=["POST"]),
+            Route("/", dashboard.show, methods=["GET"]),
+        ],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit, refusal=lambda: HTMLResponse(pages.notice("too_large"), 413)),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
