@@ -1,0 +1,90 @@
+"""Is outreach healthy? The database opens, the campaign loads, the worker's heartbeat is fresh.
+
+The worker writes its heartbeat (a small JSON file: `pid`, `at`) every few seconds when
+`OUTREACH_HEARTBEAT` names a path; `outreach health` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from outreach.config import Settings
+from outreach.errors import OutreachError, ProblemsError
+from outreach.reload import load_checked
+from outreach.store.db import open_database
+
+HEARTBEAT_VARIABLE = "OUTREACH_HEARTBEAT"
+
+
+def heartbeat_path(settings: Settings) -> Path | None:
+    """Where the worker's heartbeat goes, if anywhere."""
+    value = settings.env.get(HEARTBEAT_VARIABLE, "").strip()
+    return Path(value) if value else None
+
+
+def write_heartbeat(path: Path, now: datetime) -> None:
+    """Say the worker is alive at `now` (real time), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = {"pid": os.getpid(), "at": now.astimezone(UTC).isoformat()}
+    temporary.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
+def heartbeat_age(path: Path, now: datetime) -> timedelta:
+    """How long ago the worker last wrote its heartbeat; OutreachError if it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        at = datetime.fromisoformat(data["at"])
+    except FileNotFoundError:
+        raise OutreachError(f"no worker heartbeat at {path}: is the worker running?") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise OutreachError(f"{path}: not a worker heartbeat") from None
+    return now - at
+
+
+def check_health(settings: Settings, max_age: timedelta) -> tuple[list[str], list[str]]:
+    """(what is fine, what is wrong), one line each."""
+    fine: list[str] = []
+    wrong: list[str] = []
+    try:
+        engine = open_database(settings.database_url)
+        with engine.connect() as conn:
+            conn.execute(select(1))
+        engine.dispose()
+        fine.append(f"database: ok ({engine.dialect.name})")
+    except (OutreachError, SQLAlchemyError) as exc:
+        wrong.append(f"database: {exc}")
+    try:
+        schedule, _ = load_checked(settings)
+        fine.append(f"{settings.schedules}: ok ({len(schedule.campaigns)} campaigns)")
+    except ProblemsError as exc:
+        count = len(exc.problems)
+        problems = f"{count} problem{'s' if count > 1 else ''}"
+        wrong.append(f"{settings.schedules}: {problems} (see `outreach check`)")
+    except OutreachError as exc:
+        wrong.append(str(exc))
+    path = heartbeat_path(settings)
+    if path is None:
+        fine.append(f"worker heartbeat: not checked ({HEARTBEAT_VARIABLE} is not set)")
+        return fine, wrong
+    try:
+        age = heartbeat_age(path, datetime.now(UTC))
+    except OutreachError as exc:
+        wrong.append(str(exc))
+        return fine, wrong
+    seconds = int(age.total_seconds())
+    if age > max_age:
+        wrong.append(
+            f"worker heartbeat is {seconds} s old (more than {int(max_age.total_seconds())} s): "
+            "is the worker running?"
+        )
+    else:
+        fine.append(f"worker heartbeat: {seconds} s ago")
+    return fine, wrong

@@ -1,0 +1,106 @@
+"""Reloading the campaign while the worker runs: schedules.yaml and templates, when they change.
+
+A change is noticed by polling the files' modification times and sizes. A new version is
+loaded and checked exactly as `outreach check` does; an invalid one is refused with the same
+messages, and the last valid campaign keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from outreach.app import template_names_in
+from outreach.campaign import load_schedule
+from outreach.config import Settings
+from outreach.dispatch import Dispatcher
+from outreach.errors import OutreachError, ProblemsError
+from outreach.model import Schedule
+from outreach.posts import check_templates
+from outreach.render import Renderer
+
+log = logging.getLogger("outreach.reload")
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def load_checked(settings: Settings) -> tuple[Schedule, Renderer]:
+    """The schedule and its renderer, validated as `outreach check` does.
+
+    Raises `ProblemsError` (every problem, as `path:line: message`) or `OutreachError`.
+    """
+    schedule = load_schedule(settings.schedules, template_names_in(settings.templates))
+    renderer = Renderer(schedule, settings.templates)
+    problems = check_templates(schedule, renderer, str(settings.templates))
+    if problems:
+        raise ProblemsError(problems)
+    return schedule, renderer
+
+
+def fingerprint(settings: Settings) -> Fingerprint:
+    """Modification time and size of schedules.yaml and of every file in the templates folder."""
+    paths = [settings.schedules]
+    if settings.templates.is_dir():
+        paths += sorted(p for p in settings.templates.rglob("*") if p.is_file())
+    found = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            found.append((str(path), -1, -1))
+        else:
+            found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+class CampaignWatcher:
+    """Notices edits to the campaign files and loads them when they are valid."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._seen: Fingerprint | None = None
+
+    def load(self) -> tuple[Schedule, Renderer]:
+        """Load and check the campaign now; raises when it is invalid (used at start)."""
+        self._seen = fingerprint(self.settings)
+        return load_checked(self.settings)
+
+    def poll(self, *, force: bool = False) -> tuple[Schedule, Renderer] | None:
+        """The new campaign when the files changed (or `force`) and are valid, else None.
+
+        An invalid edit is logged once, with `check`'s messages, and refused.
+        """
+        current = fingerprint(self.settings)
+        if current == self._seen and not force:
+            return None
+        self._seen = current
+        try:
+            return load_checked(self.settings)
+        except ProblemsError as exc:
+            for problem in exc.problems:
+                log.error("%s", problem)
+            log.error("reload refused (see above); the last valid campaign keeps running")
+        except OutreachError as exc:
+            log.error("reload refused: %s; the last valid campaign keeps running", exc)
+        return None
+
+
+def with_campaign(dispatcher: Dispatcher, schedule: Schedule, renderer: Renderer) -> Dispatcher:
+    """A dispatcher like `dispatcher` (same store, transports and signer) for a new campaign."""
+    return Dispatcher(
+        engine=dispatcher.engine,
+        schedule=schedule,
+        renderer=renderer,
+        email_transport=dispatcher.email_transport,
+        post_transport=dispatcher.post_transport,
+        signer=dispatcher.signer,
+        public_url=dispatcher.public_url,
+        chunk_size=dispatcher.chunk_size,
+        progress=dispatcher.progress,
+    )
+
+
+def describe(schedule: Schedule, path: Path) -> str:
+    """`schedules.yaml: 2 campaigns, 3 reminders`, for the log."""
+    reminders = sum(len(c.reminders) for c in schedule.campaigns.values())
+    return f"{path}: {len(schedule.campaigns)} campaigns, {reminders} reminders"
