@@ -1,0 +1,293 @@
+"""SMTP throughput: outreach's SMTP transport, mailmerge and smtp-source against smtp-sink.
+
+    python bench/smtp_throughput.py [--supporters 100000] [--sample 10000] [--connections 4]
+
+Needs postfix's `smtp-sink` and `smtp-source` (Debian package `postfix`; its daemon need
+not run) and `mailmerge` (PyPI). In a temporary folder holding the demo campaign it imports
+N synthetic supporters into SQLite with `outreach supporters import`, then runs
+`outreach run --once` (store, ledger, dispatch, rendering: the whole code path) for the
+demo's one due reminder:
+
+1. to the outbox: rendering, MIME and bookkeeping with no network;
+2. over SMTP to smtp-sink (OUTREACH_SMTP_CONNECTIONS connections).
+
+Then, on the first `--sample` emails of the outbox:
+
+3. the two halves of the SMTP run apart, on emails already composed: building the MIME
+   bytes (`build_message`), then the SMTP transport sending those bytes;
+4. mailmerge on the same messages (given as UTF-8 text, which it encodes itself);
+5. `smtp-source -s 8`, N messages of the same average size: the ceiling.
+
+It prints messages per second and each process's peak RSS. Figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from outreach.transports.base import OutgoingEmail
+from outreach.transports.smtp import SmtpConfig, SmtpTransport, wire_bytes
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = "2018-03-02T04:00:00Z"  # the demo's two-weeks-before reminder is due everywhere
+CAMPAIGN, REMINDER = "mexico-refugees", "two-weeks-before"
+COLUMNS = ["email", "first_name", "last_name", "region", "language", "consent", "consent_date"]
+REGIONS = ["NL", "NS", "NB", "PE", "QC", "ON", "MB", "SK", "AB", "BC"]
+FIRST = ["Amélie", "Jean-François", "Fiona", "Li", "María", "Olúwadé", "Geneviève", "Ahmed"]
+LAST = ["Tremblay", "MacDonald", "Nguyen", "Santos", "Côté", "O'Brien", "Singh", "Roy"]
+
+
+@dataclass
+class Figure:
+    """One contender's result."""
+
+    name: str
+    messages: int
+    seconds: float
+    peak_rss_mb: float | None
+
+    def line(self) -> str:
+        rate = self.messages / self.seconds if self.seconds else 0.0
+        rss = f"{self.peak_rss_mb:>6.0f} MB" if self.peak_rss_mb is not None else "     -"
+        return (
+            f"{self.name:<44} {self.messages:>7} msgs {self.seconds:>7.1f} s "
+            f"{rate:>7.0f} msg/s  peak RSS {rss}"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB; 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kilobytes = next(
+        (line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")), "0"
+    )
+    return int(kilobytes) / 1024
+
+
+def run(
+    command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, float, str]:
+    """Run a command to completion: wall seconds, peak RSS in MB, stdout.
+
+    The peak is sampled from /proc while the command runs (wait4's figure would count the
+    pages of this Python process that the child shares between fork and exec).
+    """
+    started = time.perf_counter()
+    peak = 0.0
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, text=True)
+        while process.poll() is None:
+            peak = max(peak, peak_rss_mb(process.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        output = out.read()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:3])}… failed (exit {process.returncode})")
+    return seconds, peak, output
+
+
+def write_supporters(path: Path, count: int) -> None:
+    """`count` consenting supporters across Canada, a third of them in French."""
+    pick = random.Random(2018)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(COLUMNS)
+        for i in range(count):
+            language = "fr" if i % 3 == 0 else "en"
+            first, last, region = pick.choice(FIRST), pick.choice(LAST), pick.choice(REGIONS)
+            out.writerow(
+                [f"s{i}@example.net", first, last, region, language, "express", "2017-06-01"]
+            )
+
+
+def outreach(folder: Path, *args: str, **env: str) -> tuple[float, float, str]:
+    """`outreach ARGS` in the folder, with only the settings given here."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "SMTP_"))}
+    environment = {**clean, "OUTREACH_SECRET_KEY": "bench-secret", **env}
+    return run([sys.executable, "-m", "outreach.cli", *args], cwd=folder, env=environment)
+
+
+def sink(port: int) -> subprocess.Popen[bytes]:
+    """smtp-sink on loopback, accepting everything (as `nobody` when we are root)."""
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    process = subprocess.Popen(["/usr/sbin/smtp-sink", *user, f"127.0.0.1:{port}", "1000"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("smtp-sink did not start")
+
+
+def parsed(path: Path) -> EmailMessage:
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def outgoing(path: Path) -> OutgoingEmail:
+    """The email an outbox .eml was made from, as dispatch hands it to a transport."""
+    message = parsed(path)
+    sender, recipient = message["From"].addresses[0], message["To"].addresses[0]
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert isinstance(text, EmailMessage) and isinstance(html, EmailMessage)
+    return OutgoingEmail(
+        supporter_id=int(path.stem),
+        campaign=CAMPAIGN,
+        reminder=REMINDER,
+        to_email=recipient.addr_spec,
+        to_name=recipient.display_name,
+        from_email=sender.addr_spec,
+        from_name=sender.display_name,
+        subject=str(message["Subject"]),
+        text=text.get_content(),
+        html=html.get_content(),
+        language=str(message["Content-Language"]),
+        message_id=str(message["Message-ID"]),
+        headers={k: str(message[k]) for k in ("List-Unsubscribe", "List-Unsubscribe-Post")},
+    )
+
+
+def transport_alone(folder: Path, port: int, connections: int) -> None:
+    """(Child process) time the MIME building, then the SMTP transport sending it as built."""
+    emails = [outgoing(path) for path in sorted(folder.glob("*.eml"))]
+    date = datetime.now(UTC)
+    started = time.perf_counter()
+    built = {email.supporter_id: wire_bytes(email, date) for email in emails}
+    building = time.perf_counter() - started
+    config = SmtpConfig(host="127.0.0.1", port=port, security="none", connections=connections)
+    smtp = SmtpTransport(config, lambda: date, encode=lambda email, _: built[email.supporter_id])
+    started = time.perf_counter()
+    for start in range(0, len(emails), smtp.batch_size):
+        assert all(o.ok for o in smtp.send(emails[start : start + smtp.batch_size]))
+    smtp.close()
+    print(building, time.perf_counter() - started)
+
+
+def as_mailmerge_template(path: Path) -> str:
+    """The .eml as mailmerge takes a message: UTF-8 text, which it encodes itself."""
+    message = parsed(path)
+    lines = [f"{name}: {value}" for name, value in message.items()]
+    boundary = message.get_boundary()
+    for part in message.iter_parts():
+        assert isinstance(part, EmailMessage)
+        text = part.get_content().replace("\r\n", "\n")
+        lines += ["", f"--{boundary}", f"Content-Type: {part.get_content_type()}", "", text]
+    return "\n".join([*lines, f"--{boundary}--", ""])
+
+
+def mailmerge(folder: Path, sample: list[Path], port: int) -> Figure:
+    """mailmerge (one connection per message) on the sample, to the sink."""
+    (folder / "template.txt").write_text("{{ message }}", encoding="utf-8")
+    (folder / "server.conf").write_text(f"[smtp_server]\nhost = 127.0.0.1\nport = {port}\n")
+    with (folder / "database.csv").open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["message"])
+        out.writerows([as_mailmerge_template(path)] for path in sample)
+    options = ["--template", "template.txt", "--database", "database.csv"]
+    command = ["mailmerge", "--no-dry-run", "--no-limit", "--output-format", "raw", *options]
+    seconds, rss, _ = run([*command, "--config", "server.conf"], cwd=folder)
+    return Figure("mailmerge (a connection per message)", len(sample), seconds, rss)
+
+
+def smtp_source(count: int, size: int, port: int) -> Figure:
+    """postfix's smtp-source, 8 parallel sessions: the ceiling of the sink."""
+    addresses = ["-f", "info@example.org", "-t", "someone@example.net"]
+    command = ["/usr/sbin/smtp-source", "-s", "8", "-m", str(count), "-l", str(size)]
+    seconds, rss, _ = run([*command, *addresses, f"127.0.0.1:{port}"])
+    return Figure("smtp-source -s 8 (the ceiling)", count, seconds, rss)
+
+
+def bench(folder: Path, count: int, sample_size: int, connections: int) -> list[Figure]:
+    """Every figure, in a folder that holds a copy of the demo campaign."""
+    shutil.copy(REPO / "schedules.yaml", folder / "schedules.yaml")
+    shutil.copytree(REPO / "templates", folder / "templates")
+    write_supporters(folder / "supporters.csv", count)
+    seconds, rss, _ = outreach(folder, "supporters", "import", "supporters.csv")
+    figures = [Figure("outreach supporters import (setup)", count, seconds, rss)]
+    shutil.copy(folder / "outreach.db", folder / "fresh.db")
+    seconds, rss, _ = outreach(folder, "run", "--once", "--now", NOW)
+    figures.append(Figure("outreach run -> outbox", count, seconds, rss))
+    emls = sorted((folder / "outbox" / CAMPAIGN / REMINDER).glob("*.eml"), key=lambda p: p.name)
+    assert len(emls) == count, f"the outbox holds {len(emls)} emails, not {count}"
+    sample = folder / "sample"
+    sample.mkdir()
+    for path in emls[:sample_size]:
+        shutil.copy(path, sample / path.name)
+    size = sum(p.stat().st_size for p in sample.iterdir()) // len(list(sample.iterdir()))
+
+    port = free_port()
+    sinking = sink(port)
+    try:
+        shutil.copy(folder / "fresh.db", folder / "outreach.db")
+        smtp_env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_SECURITY": "none"}
+        seconds, rss, _ = outreach(
+            folder,
+            *("run", "--once", "--now", NOW),
+            OUTREACH_EMAIL_TRANSPORT="smtp",
+            OUTREACH_SMTP_CONNECTIONS=str(connections),
+            **smtp_env,
+        )
+        figures.append(
+            Figure(f"outreach run -> SMTP ({connections} connections)", count, seconds, rss)
+        )
+        child = [sys.executable, __file__, "--transport-alone", str(sample), str(port)]
+        _, rss, output = run([*child, str(connections)])
+        build, send = (float(word) for word in output.split())
+        messages = len(list(sample.iterdir()))
+        figures.append(Figure("  MIME alone (build_message + as_bytes)", messages, build, None))
+        figures.append(Figure("  SMTP transport alone (MIME built before)", messages, send, rss))
+        figures.append(mailmerge(folder, sorted(sample.iterdir()), port))
+        figures.append(smtp_source(count, size, port))
+    finally:
+        sinking.terminate()
+        sinking.wait()
+    print(f"{count} supporters; average message {size} bytes; {os.cpu_count()} CPUs")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--supporters", type=int, default=100_000)
+    parser.add_argument("--sample", type=int, default=10_000, help="emails for mailmerge etc.")
+    parser.add_argument("--connections", type=int, default=4, help="outreach's SMTP connections")
+    parser.add_argument("--transport-alone", nargs=3, metavar=("FOLDER", "PORT", "CONNECTIONS"))
+    args = parser.parse_args()
+    if args.transport_alone:
+        folder, port, connections = args.transport_alone
+        transport_alone(Path(folder), int(port), int(connections))
+        return
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-") as temporary:
+        figures = bench(Path(temporary), args.supporters, args.sample, args.connections)
+    for figure in figures:
+        print(figure.line())
+
+
+if __name__ == "__main__":
+    main()
