@@ -15,6 +15,7 @@ import click
 from outreach.app import App
 from outreach.cli_queue import queue
 from outreach.cli_supporters import supporters
+from outreach.cli_web import campaign, serve
 from outreach.clock import parse_now
 from outreach.config import Settings
 from outreach.console import RichProgress, err_console, out_console, plan_table, status_table
@@ -130,20 +131,43 @@ def preview(
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Send everything due now, then exit.")
-@click.option("--now", "now_text", help=NOW_HELP)
+@click.option(
+    "--now",
+    "now_text",
+    help=NOW_HELP + " The worker's clock starts there and runs at real speed.",
+)
 @click.option("--dry-run", is_flag=True, help="Render and count, but send and record nothing.")
 @click.option(
     "--resend-uncertain",
     is_flag=True,
     help="Send again what a crashed run claimed but never recorded.",
 )
+@click.option(
+    "--sweep",
+    "sweep_seconds",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="The worker looks for due sends this often (seconds).",
+)
 @pass_app
-def run(app: App, once: bool, now_text: str | None, dry_run: bool, resend_uncertain: bool) -> None:
-    """The worker: `--once` sends what is due and exits."""
+def run(
+    app: App,
+    once: bool,
+    now_text: str | None,
+    dry_run: bool,
+    resend_uncertain: bool,
+    sweep_seconds: int,
+) -> None:
+    """The worker (until SIGTERM; SIGHUP reloads); `--once` sends what is due and exits."""
     if not once:
+        if dry_run:
+            raise OutreachError("--dry-run works with --once only")
         from outreach.scheduler import run_forever
 
-        run_forever(app)
+        run_forever(
+            app, sweep_seconds=sweep_seconds, start=now_text, resend_uncertain=resend_uncertain
+        )
         return
     now = parse_now(now_text, app.schedule.timezone)
     with RichProgress(err_console()) as progress:
@@ -203,8 +227,30 @@ def status(app: App, campaign: str | None, now_text: str | None, as_json: bool) 
         out_console().print(status_table(rows))
 
 
+@cli.command()
+@click.option(
+    "--max-age",
+    default=180,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="A worker heartbeat older than this (seconds) is unhealthy.",
+)
+@pass_app
+def health(app: App, max_age: int) -> None:
+    """Check the database, the campaign and the worker's heartbeat (OUTREACH_HEARTBEAT)."""
+    from outreach.health import check_health
+
+    fine, wrong = check_health(app.settings, timedelta(seconds=max_age))
+    for line in fine:
+        click.echo(line)
+    if wrong:
+        raise OutreachError("; ".join(wrong))
+
+
 cli.add_command(supporters)
 cli.add_command(queue)
+cli.add_command(serve)
+cli.add_command(campaign)
 
 
 def main() -> None:
