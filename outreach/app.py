@@ -20,6 +20,9 @@ from outreach.store.db import open_database, stored_secret
 from outreach.tokens import TokenSigner
 from outreach.transports.base import EmailTransport, PostTransport
 from outreach.transports.outbox import OutboxEmailTransport, OutboxPostTransport
+from outreach.transports.sendgrid import SendGridTransport
+from outreach.transports.smtp import SmtpTransport
+from outreach.transports.x import XPostTransport
 
 
 def template_names_in(folder: Path) -> frozenset[str]:
@@ -64,6 +67,10 @@ class App:
         """The configured email transport."""
         if self.settings.email_transport == "outbox":
             return OutboxEmailTransport(self.settings.outbox, clock)
+        if self.settings.email_transport == "smtp":
+            return SmtpTransport.from_settings(self.settings.env, clock)
+        if self.settings.email_transport == "sendgrid":
+            return SendGridTransport.from_settings(self.settings.env, clock)
         raise OutreachError(
             f"the {self.settings.email_transport} email transport is not available in this "
             "version; use OUTREACH_EMAIL_TRANSPORT=outbox"
@@ -73,6 +80,8 @@ class App:
         """The configured transport for the organization's own posts."""
         if self.settings.social_transport == "outbox":
             return OutboxPostTransport(self.settings.outbox, clock)
+        if self.settings.social_transport == "x":
+            return XPostTransport.from_settings(self.settings.env)
         raise OutreachError(
             f"the {self.settings.social_transport} social transport is not available in this "
             "version; use OUTREACH_SOCIAL_TRANSPORT=outbox"

@@ -1,8 +1,9 @@
 """Dispatch: due occurrences → claim in the ledger → render → transport → record.
 
-The only module that orchestrates. It streams supporters in chunks (memory stays flat),
-claims each chunk before handing it to a transport and records the outcome after, so a
-second run, or a second worker, never sends anything twice.
+The only module that orchestrates. It streams supporters in chunks (memory stays flat), sorts
+them into batches of supporters who share a rendering (`compose.py`: one SendGrid request
+carries a whole batch), claims each batch before handing it to a transport and records the
+outcome after, so a second run, or a second worker, never sends anything twice.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time as clock
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from outreach.compose import Composer, Group
 from outreach.errors import DeliveryError
 from outreach.model import Audience, Schedule
 from outreach.render import Renderer
@@ -30,11 +32,17 @@ from outreach.store.audience import (
     stream_due,
     zones_in_use,
 )
-from outreach.store.people import supporter_from_row
+from outreach.store.feedback import paused_campaigns
 from outreach.store.schema import ORGANIZATION
 from outreach.timeline import Send, due_zones, queued_send, reminder_sends
 from outreach.tokens import TokenSigner
-from outreach.transports.base import EmailTransport, OutgoingEmail, OutgoingPost, PostTransport
+from outreach.transports.base import (
+    EmailTransport,
+    OutgoingEmail,
+    OutgoingPost,
+    PartialDelivery,
+    PostTransport,
+)
 
 log = logging.getLogger("outreach.dispatch")
 
@@ -137,7 +145,7 @@ class Dispatcher:
         self.chunk_size = chunk_size or email_transport.batch_size
         self._stopping = threading.Event()
         self.progress = progress or _Silent()
-        self._domain = schedule.organization.email.rsplit("@", 1)[-1]
+        self.composer = Composer(schedule, renderer, signer, public_url)
 
     def stop(self) -> None:
         """Finish the batch in hand, then start no other (safe from a signal handler)."""
@@ -153,9 +161,19 @@ class Dispatcher:
         report = RunReport(now=now, dry_run=dry_run)
         with self.engine.connect() as conn:
             zones = zones_in_use(conn, self.schedule.timezone)
+        paused = paused_campaigns(self.engine)
+        for campaign, reason in paused.items():
+            log.warning(
+                "campaign %s is paused: %s; resume with `outreach campaign resume %s`",
+                campaign,
+                reason,
+                campaign,
+            )
         for send in all_sends(self.schedule, self.engine):
             if self.stopping:
                 break
+            if send.campaign.id in paused:
+                continue
             send_report = SendReport(send.campaign.id, send.key)
             started = clock.monotonic()
             if send.announce and send.is_due(self.schedule.timezone, now):
@@ -203,26 +221,51 @@ class Dispatcher:
         chunks = stream_due(
             self.engine, selection, send.campaign.id, send.key, today, self.chunk_size
         )
-        for rows in chunks:
-            if self.stopping:
-                return
-            if dry_run:
+        if dry_run:
+            for rows in chunks:
+                if self.stopping:
+                    return
                 for row in rows:
                     self.compose(send, row)
                 report.sent += len(rows)
-            else:
-                self._deliver_chunk(send, rows, now, report)
-            self.progress.advance(len(rows))
+                self.progress.advance(len(rows))
+            return
+        for group, batch in self._batches(send, chunks):
+            if self.stopping:
+                return
+            self._deliver_chunk(send, batch, now, report, group)
+            self.progress.advance(len(batch))
+
+    def _batches(
+        self, send: Send, chunks: Iterable[Sequence[Mapping[str, Any]]]
+    ) -> Iterator[tuple[Group, list[Mapping[str, Any]]]]:
+        """The streamed rows in batches of supporters who share a rendering, full ones first."""
+        pending: dict[Group, list[Mapping[str, Any]]] = {}
+        for rows in chunks:
+            for row in rows:
+                group = self.composer.group(send, row)
+                batch = pending.setdefault(group, [])
+                batch.append(row)
+                if len(batch) == self.chunk_size:
+                    yield group, pending.pop(group)
+        yield from pending.items()
 
     def _deliver_chunk(
-        self, send: Send, rows: Sequence[Mapping[str, Any]], now: datetime, report: SendReport
+        self,
+        send: Send,
+        rows: Sequence[Mapping[str, Any]],
+        now: datetime,
+        report: SendReport,
+        group: Group,
     ) -> None:
         ids = [int(row["id"]) for row in rows]
         batch, won = ledger.claim(self.engine, send.campaign.id, send.key, EMAIL, ids, now)
         if not won:
             return
         try:
-            emails = [self.compose(send, row) for row in rows if int(row["id"]) in won]
+            emails = [
+                self.composer.compose(send, row, group) for row in rows if int(row["id"]) in won
+            ]
         except BaseException:
             ledger.release(self.engine, batch)  # nothing was handed over: nothing is uncertain
             raise
@@ -234,6 +277,10 @@ class Dispatcher:
         started = clock.monotonic()
         try:
             outcomes = self.email_transport.send(emails)
+        except PartialDelivery as exc:
+            ledger.record(self.engine, batch, exc.outcomes, now)  # accepted before the trouble
+            ledger.release(self.engine, batch)  # the rest never was
+            raise
         except DeliveryError:
             ledger.release(self.engine, batch)  # the transport accepted none of it
             raise
@@ -255,38 +302,8 @@ class Dispatcher:
         )
 
     def compose(self, send: Send, row: Mapping[str, Any]) -> OutgoingEmail:
-        """The email one supporter gets for one send (`preview` shows it too)."""
-        supporter = supporter_from_row(row)
-        zone = str(row.get("zone") or supporter.timezone or self.schedule.timezone)
-        unsubscribe_url = f"{self.public_url}/u/{self.signer.make(supporter.id, send.campaign.id)}"
-        rendered = self.renderer.render_email(
-            campaign=send.campaign,
-            template=send.template,
-            target_ids=send.targets,
-            milestone=send.milestone,
-            supporter=supporter,
-            send_date=send.local_date(zone),
-            unsubscribe_url=unsubscribe_url,
-        )
-        organization = self.schedule.organization
-        return OutgoingEmail(
-            supporter_id=supporter.id,
-            campaign=send.campaign.id,
-            reminder=send.key,
-            to_email=supporter.email,
-            to_name=supporter.name,
-            from_email=organization.email,
-            from_name=organization.name,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            language=rendered.language,
-            message_id=f"<{send.campaign.id}.{send.key}.{supporter.id}@{self._domain}>",
-            headers={
-                "List-Unsubscribe": f"<{unsubscribe_url}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-        )
+        """The email one supporter gets for one send."""
+        return self.composer.compose(send, row)
 
     def _announce(self, send: Send, now: datetime, dry_run: bool) -> bool:
         """The organization's own post for this send, once (ledger channel `post`)."""

@@ -99,6 +99,21 @@ def check_templates(
     return list(dict.fromkeys(problems))
 
 
+def per_recipient_notes(renderer: Renderer, templates_dir_label: str | None = None) -> list[str]:
+    """One line per template file whose email is rendered for each supporter on its own.
+
+    The others are rendered once per group of supporters and filled in (one SendGrid request
+    carries up to 1,000 of them); these branch on a supporter's data in a way that cannot be.
+    """
+    label = renderer.label if templates_dir_label is None else templates_dir_label
+    return [
+        f"{label}/{file}: rendered for each supporter on its own, one SendGrid request each "
+        f"({personalization.reason})"
+        for file, personalization in sorted(renderer.personalizations(), key=lambda f: f[0])
+        if not personalization.shared
+    ]
+
+
 def _check_one(
     schedule: Schedule,
     renderer: Renderer,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +38,7 @@ from markupsafe import Markup, escape
 from outreach.dates import format_local_date
 from outreach.errors import OutreachError, Problem, ProblemsError
 from outreach.model import Campaign, Milestone, Schedule, Supporter, Target
+from outreach.personalization import Personalization, analyse
 from outreach.posts import share_links
 
 Blocks = dict[str, list[Callable[[Context], Iterator[str]]]]
@@ -130,6 +131,8 @@ class _Compiled:
     lines: Mapping[str, int]
     post_reads: tuple[str, ...] | None
     """The supporter fields the post block reads; None when it may read more (not cached)."""
+    personalization: Personalization
+    """How the email depends on the supporter: shared by many, or rendered for each."""
 
 
 class Renderer:
@@ -159,6 +162,17 @@ class Renderer:
     def languages_of(self, template: str) -> frozenset[str]:
         """The languages `template` has a file in."""
         return frozenset(self._templates.get(template, {}))
+
+    def personalization(self, template: str, language: str) -> tuple[str, Personalization]:
+        """The language `template` renders in for a supporter in `language`, and how it varies."""
+        compiled = self._file(template, language)
+        return compiled.language, compiled.personalization
+
+    def personalizations(self) -> Iterator[tuple[str, Personalization]]:
+        """Every template file, and how its email varies by supporter."""
+        for files in self._templates.values():
+            for compiled in files.values():
+                yield compiled.file, compiled.personalization
 
     def block_line(self, template: str, language: str, block: str) -> int | None:
         """The line where `template`'s file in `language` opens `block`, if it does."""
@@ -426,8 +440,22 @@ class Renderer:
         html = [self._html.get_template(file) for file in chain]
         lines = {block.name: block.lineno for block in trees[name].find_all(nodes.Block)}
         post_reads = _supporter_reads(self._plain, [trees[file] for file in chain], "post")
+        personalization = analyse({file: trees[file] for file in chain})
+        if post_reads is None or not set(post_reads) <= {"language"}:
+            reason = f"{name}:{lines.get('post', 1)}: the suggested post reads supporter data"
+            personalization = Personalization(reason=personalization.reason or reason)
+        elif post_reads:
+            personalization = replace(personalization, by_language=True)
         return _Compiled(
-            name, language, plain[0], html[0], _blocks(plain), _blocks(html), lines, post_reads
+            name,
+            language,
+            plain[0],
+            html[0],
+            _blocks(plain),
+            _blocks(html),
+            lines,
+            post_reads,
+            personalization,
         )
 
 

@@ -30,6 +30,19 @@ from outreach.store.schema import ledger, supporters, suppressions
 
 EMAIL = "email"
 
+_PROFILE = (
+    supporters.c.id,
+    supporters.c.email,
+    supporters.c.first_name,
+    supporters.c.last_name,
+    supporters.c.city,
+    supporters.c.region,
+    supporters.c.language,
+    supporters.c.timezone,
+    supporters.c.fields,
+)
+"""The columns an email is composed from (`people.supporter_from_row`)."""
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -116,12 +129,13 @@ def stream_due(
     """Chunks of supporters still to be sent this reminder, by id (keyset pagination).
 
     Each chunk is read in its own short transaction, so nothing stays open while the
-    chunk is being sent and memory stays flat however many supporters there are.
+    chunk is being sent and memory stays flat however many supporters there are. Rows
+    hold what an email is composed from, and the effective time zone (`zone`).
     """
     after = 0
     while True:
         query = (
-            select(supporters, selection.zone_column().label("zone"))
+            select(*_PROFILE, selection.zone_column().label("zone"))
             .where(
                 supporters.c.id > after,
                 selection.matches(),
@@ -191,5 +205,5 @@ def rows_by_id(
     """These supporters' rows, with their effective zone, still reachable or not."""
     zone = func.coalesce(supporters.c.timezone, default_timezone).label("zone")
     with engine.connect() as conn:
-        query = select(supporters, zone).where(supporters.c.id.in_(ids)).order_by(supporters.c.id)
+        query = select(*_PROFILE, zone).where(supporters.c.id.in_(ids)).order_by(supporters.c.id)
         return [dict(row._mapping) for row in conn.execute(query)]

@@ -11,7 +11,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Insert, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Insert,
+    Integer,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from outreach.store.schema import ledger
@@ -43,6 +54,23 @@ def _insert_ignoring_duplicates(engine: Engine) -> Insert:
     raise NotImplementedError(f"the ledger does not support {engine.dialect.name}")
 
 
+def _claim_from_array(values: dict[str, object]) -> Insert:
+    """PostgreSQL: claim every supporter id of the `ids` array parameter, with `values`."""
+    ids = func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer))).column_valued()
+    columns = [*values, "supporter_id"]
+    source = select(*(literal(v, ledger.c[k].type) for k, v in values.items()), ids)
+    return postgresql.insert(ledger).from_select(columns, source).on_conflict_do_nothing()
+
+
+def _among(ids: Sequence[int], engine: Engine) -> ColumnElement[bool]:
+    """`supporter_id IN ids`: as one array parameter on PostgreSQL (much quicker)."""
+    if engine.dialect.name == "postgresql":
+        return ledger.c.supporter_id == any_(
+            bindparam(None, list(ids), type_=postgresql.ARRAY(Integer))
+        )
+    return ledger.c.supporter_id.in_(ids)
+
+
 def claim(
     engine: Engine,
     campaign: str,
@@ -58,21 +86,21 @@ def claim(
     batch = new_batch_id()
     if not supporter_ids:
         return batch, set()
-    rows = [
-        {
-            "campaign": campaign,
-            "reminder": reminder,
-            "supporter_id": sid,
-            "channel": channel,
-            "state": CLAIMED,
-            "batch": batch,
-            "claimed_at": now,
-            "detail": "",
-        }
-        for sid in supporter_ids
-    ]
+    values = {
+        "campaign": campaign,
+        "reminder": reminder,
+        "channel": channel,
+        "state": CLAIMED,
+        "batch": batch,
+        "claimed_at": now,
+        "detail": "",
+    }
     with engine.begin() as conn:
-        conn.execute(_insert_ignoring_duplicates(engine), rows)
+        if engine.dialect.name == "postgresql":  # one array parameter: much quicker
+            conn.execute(_claim_from_array(values), {"ids": list(supporter_ids)})
+        else:
+            rows = [{**values, "supporter_id": sid} for sid in supporter_ids]
+            conn.execute(_insert_ignoring_duplicates(engine), rows)
         won = set(
             conn.execute(select(ledger.c.supporter_id).where(ledger.c.batch == batch)).scalars()
         )
@@ -87,7 +115,7 @@ def record(engine: Engine, batch: str, outcomes: Iterable[Outcome], now: datetim
         if sent:
             conn.execute(
                 update(ledger)
-                .where(ledger.c.batch == batch, ledger.c.supporter_id.in_(sent))
+                .where(ledger.c.batch == batch, _among(sent, engine))
                 .values(state=SENT, done_at=now)
             )
         for outcome in failed:

@@ -113,7 +113,7 @@ def supporter_from_row(row: Mapping[str, Any]) -> Supporter:
         region=str(row["region"]),
         language=str(row["language"]),
         timezone=row["timezone"],
-        fields=json.loads(row["fields"] or "{}"),
+        fields=json.loads(row["fields"]) if row["fields"] not in ("", "{}") else {},
     )
 
 

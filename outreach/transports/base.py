@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
+from outreach.errors import DeliveryError
 from outreach.store.ledger import Outcome
+from outreach.substitution import Skeleton
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,12 @@ class OutgoingEmail:
     language: str
     message_id: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    skeleton: Skeleton | None = None
+    """The rendering this email shares with others, when it has one: subject, text and html
+    are it filled with `substitutions` (SendGrid fills it itself, for many at once)."""
+    substitutions: Mapping[str, str] = field(default_factory=dict)
+    send_at: datetime | None = None
+    """When the email is due; a transport that can schedule (SendGrid) holds it until then."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +47,21 @@ class OutgoingPost:
     language: str
 
 
+class PartialDelivery(DeliveryError):
+    """Delivery trouble after part of a batch was accepted: `outcomes` says what was."""
+
+    def __init__(self, message: str, outcomes: Sequence[Outcome]) -> None:
+        super().__init__(message)
+        self.outcomes = list(outcomes)
+
+
 class EmailTransport(Protocol):
     """Delivers emails; says for each whether it was accepted.
 
     `send` returns one outcome per email. It raises `DeliveryError` only when it accepted
     none of the batch (bad credentials, the provider refusing us): the claims are then
-    released, and nothing is recorded as sent.
+    released, and nothing is recorded as sent. Trouble after part of the batch was accepted
+    raises `PartialDelivery`: that part is recorded, the rest released.
     """
 
     name: str

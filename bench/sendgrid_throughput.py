@@ -1,0 +1,192 @@
+"""SendGrid throughput: N personalized emails through outreach's real path to a local SendGrid.
+
+    python bench/sendgrid_throughput.py [--supporters 100000] [--validate-every 10]
+                                        [--outbox-supporters 10000] [--database-url URL]
+                                        [--profile]
+
+A child process fills a fresh store (SQLite in a temporary folder, or --database-url) with N
+synthetic supporters: 70% English, 30% French (three in every ten), first and last names and
+cities drawn from short lists, every province. This process then runs the demo's due reminder
+(two weeks before the dialogue: letter-reminder) with the real Dispatcher, store, ledger,
+renderer and SendGrid transport, against the local server of tests/integration/sendgrid_server.py
+run in its own process (so that it takes none of this one's CPU time or GIL). That server
+answers 202 at once and validates the bodies against the OpenAPI contract afterwards, in a
+thread of its own: one body in --validate-every (default 10), since jsonschema takes ~0.15 s
+of CPU for 1,000 personalizations, longer than outreach takes to build them, and this machine
+has two cores (`--validate-every 1` checks them all, and slows both processes down). The
+figures printed wait until every sampled body is checked.
+
+It prints messages per second, HTTP requests, personalizations per request and this
+process's peak RSS, then the same run through the outbox transport for a smaller N.
+`--profile` wraps the SendGrid run in pyinstrument and prints where the time goes.
+Figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+from outreach.campaign import load_schedule
+from outreach.dispatch import Dispatcher
+from outreach.regions import ZONES
+from outreach.render import Renderer
+from outreach.store.db import open_database
+from outreach.store.schema import supporters
+from outreach.tokens import TokenSigner
+from outreach.transports.base import EmailTransport
+from outreach.transports.outbox import OutboxEmailTransport, OutboxPostTransport
+from outreach.transports.sendgrid import SendGridTransport
+
+REPO = Path(__file__).resolve().parent.parent
+SERVER = REPO / "tests" / "integration" / "sendgrid_server.py"
+NOW = datetime(2018, 3, 2, 4, 0, tzinfo=UTC)  # the demo's two-weeks-before is due everywhere
+API_KEY = "SG.bench-key"
+FIRST = ["Amélie", "Jean-François", "Fiona", "Li", "María", "Olúwadé", "Geneviève", "Ahmed"]
+LAST = ["Tremblay", "MacDonald", "Nguyen", "Santos", "Côté", "O'Brien", "Singh", "Roy"]
+CITIES = ["Halifax", "Montréal", "Toronto", "Winnipeg", "Regina", "Calgary", "Vancouver", "Iqaluit"]
+
+
+def fill_store(url: str, count: int) -> None:
+    """`count` synthetic supporters, inserted in bulk (setup, not measured)."""
+    engine = open_database(url)
+    draw = random.Random(2018)
+    regions = sorted(ZONES)
+    with engine.begin() as conn:
+        for start in range(0, count, 10_000):
+            rows = []
+            for n in range(start, min(count, start + 10_000)):
+                region = draw.choice(regions)
+                rows.append(
+                    {
+                        "email": f"supporter{n}@example.org",
+                        "first_name": draw.choice(FIRST),
+                        "last_name": draw.choice(LAST),
+                        "city": draw.choice(CITIES),
+                        "region": region,
+                        "language": "fr" if n % 10 < 3 else "en",
+                        "timezone": ZONES[region],
+                        "consent": "express",
+                        "consent_date": date(2017, 1, 1),
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
+                )
+            conn.execute(supporters.insert(), rows)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))  # as autovacuum would have, long before a real send
+    engine.dispose()
+
+
+def prepared_store(url: str, count: int) -> None:
+    """Fill the store in a child process, so its memory is not counted as this one's."""
+    child = multiprocessing.get_context("fork").Process(target=fill_store, args=(url, count))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"filling the store failed ({child.exitcode})")
+
+
+def dispatch(url: str, transport: EmailTransport, folder: Path) -> tuple[int, float]:
+    """Run the due reminder through `transport`: (emails sent, seconds)."""
+    schedule = load_schedule(REPO / "schedules.yaml")
+    dispatcher = Dispatcher(
+        engine=open_database(url),
+        schedule=schedule,
+        renderer=Renderer(schedule, REPO / "templates"),
+        email_transport=transport,
+        post_transport=OutboxPostTransport(folder / "outbox", lambda: NOW),
+        signer=TokenSigner("bench-secret"),
+        public_url="https://act.example.org",
+    )
+    started, cpu = time.perf_counter(), time.process_time()
+    report = dispatcher.run_once(NOW)
+    seconds = time.perf_counter() - started
+    print(f"  ({time.process_time() - cpu:.1f} s of CPU time in this process)")
+    return report.sent, seconds
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--supporters", type=int, default=100_000)
+    parser.add_argument("--validate-every", type=int, default=10)
+    parser.add_argument("--outbox-supporters", type=int, default=10_000)
+    parser.add_argument("--database-url", help="an empty database (default: SQLite in a temp dir)")
+    parser.add_argument("--profile", action="store_true", help="profile with pyinstrument")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
+        folder = Path(tmp)
+        url = args.database_url or f"sqlite:///{folder / 'sendgrid.db'}"
+        prepared_store(url, args.supporters)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                SERVER,
+                "--api-key",
+                API_KEY,
+                "--validate-every",
+                f"{args.validate_every}",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            host = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+            transport = SendGridTransport(API_KEY, clock=lambda: NOW, host=host)
+            profiler = _profiler() if args.profile else None
+            sent, seconds = dispatch(url, transport, folder)
+            if profiler is not None:
+                profiler.stop()
+            with urllib.request.urlopen(f"{host}/stats") as response:
+                stats = json.load(response)
+        finally:
+            server.terminate()
+            server.wait()
+        rss = peak_rss_mb()
+        print(f"SendGrid: {sent} emails in {seconds:.1f} s = {sent / seconds:,.0f} emails/s")
+        print(
+            f"  {stats['requests']} HTTP requests, "
+            f"{stats['personalizations'] / max(1, stats['requests']):.0f} personalizations each, "
+            f"{stats['validated']} validated against the contract, {stats['invalid']} invalid"
+        )
+        print(f"  peak RSS of the dispatching process: {rss:.0f} MB")
+        if profiler is not None:
+            print(profiler.output_text(unicode=True, color=False, show_all=False))
+
+        outbox_url = f"sqlite:///{folder / 'outbox.db'}"
+        prepared_store(outbox_url, args.outbox_supporters)
+        outbox = OutboxEmailTransport(folder / "outbox", lambda: NOW)
+        sent, seconds = dispatch(outbox_url, outbox, folder)
+        print(f"Outbox: {sent} emails in {seconds:.1f} s = {sent / seconds:,.0f} emails/s")
+
+
+def _profiler():  # type: ignore[no-untyped-def]
+    """A running pyinstrument profiler (pip install pyinstrument)."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler()
+    profiler.start()
+    return profiler
+
+
+if __name__ == "__main__":
+    main()

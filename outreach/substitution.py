@@ -1,0 +1,164 @@
+"""Render once, fill in for each supporter: email skeletons with substitution tags.
+
+A skeleton is an email rendered for a stand-in supporter whose printed fields are markers
+(`-{{"city}}`). Where a marker lands says how a value must be encoded there: as it is (subject
+and text), escaped for HTML text or for an HTML attribute (the inlined markup writes the
+marker's `"` differently in each), or URL-quoted (a `mailto:` link). Each marker becomes a tag
+(`-{{city}}`, `-{{city:html}}`, `-{{city:attr}}`, `-{{city:url}}`) whose value for a supporter
+is encoded the same way, so a filled skeleton is exactly what rendering for that supporter
+gives. A marker found in any other form (escaped twice, split by a link) leaves the group's
+emails rendered one by one. SendGrid fills the tags itself (`substitutions`); the other
+transports get the skeleton filled in locally.
+
+Only `plain` values are filled in (no line breaks, no runs of spaces, no web address, nothing a
+tag is made of); a supporter with any other value gets an email rendered for them alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from outreach.model import Supporter
+
+UNSUBSCRIBE_TAG = "-{{unsubscribe}}"
+"""Stands for the supporter's unsubscribe token, inside the unsubscribe link."""
+
+_TAG = re.compile(r"-\{\{([a-z_]+)(?::(html|attr|url))?\}\}")
+_TAG_CUT = re.compile(r"-\{\{[a-z_]+(?::(?:html|attr|url))?\}\}")
+"""A tag, capturing nothing (to cut a part at its tags)."""
+_TEXT_MARKER = re.compile(r'-\{\{"([a-z_]+)\}\}|-%7B%7B%22([a-z_]+)%7D%7D')
+_HTML_MARKER = re.compile(r'-\{\{("|&quot;)([a-z_]+)\}\}|-%7B%7B%22([a-z_]+)%7D%7D')
+_UNSUBSCRIBE = "unsubscribe"
+
+
+def marker(field: str) -> str:
+    """What the stand-in supporter has in `field`."""
+    return f'-{{{{"{field}}}}}'
+
+
+def plain(value: str) -> bool:
+    """Whether `value` comes out of every template filter and encoding it may meet unchanged."""
+    return (
+        value.isprintable()
+        and " ".join(value.split()) == value
+        and "{{" not in value
+        and "://" not in value
+    )
+
+
+def _html_text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _html_attribute(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;")
+
+
+def _url(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _raw(value: str) -> str:
+    return value
+
+
+_ENCODINGS = {None: _raw, "html": _html_text, "attr": _html_attribute, "url": _url}
+
+
+@dataclass(frozen=True)
+class StandIn(Supporter):
+    """The supporter a skeleton is rendered for: markers in the fields that are filled in."""
+
+    full_name: str = ""
+
+    @property
+    def name(self) -> str:
+        """A marker too: the full name is filled in as a whole."""
+        return self.full_name
+
+
+def stand_in(language: str, filled: Iterable[str]) -> StandIn:
+    """A stand-in supporter in `language` with markers in the `filled` fields, others empty."""
+    markers = {field: marker(field) for field in filled}
+    return StandIn(
+        id=0,
+        email=markers.get("email", ""),
+        first_name=markers.get("first_name", ""),
+        last_name=markers.get("last_name", ""),
+        city=markers.get("city", ""),
+        region=markers.get("region", ""),
+        language=language,
+        full_name=markers.get("name", ""),
+    )
+
+
+class Skeleton:
+    """An email shared by a group of supporters, with a tag wherever one of them differs."""
+
+    __slots__ = ("_cuts", "_slots", "html", "language", "subject", "text")
+
+    def __init__(self, subject: str, text: str, html: str, language: str) -> None:
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.language = language
+        slots = {m[0]: (m[1], m[2]) for part in (subject, text, html) for m in _TAG.finditer(part)}
+        self._slots = tuple((tag, field, kind) for tag, (field, kind) in slots.items())
+        self._cuts = tuple(
+            (_TAG_CUT.split(part), _TAG_CUT.findall(part)) for part in (subject, text, html)
+        )
+
+    def values(self, supporter: Supporter, token: str) -> dict[str, str]:
+        """Each tag's value for `supporter`, whose unsubscribe token is `token`."""
+        values = {}
+        for tag, field, kind in self._slots:
+            raw = token if field == _UNSUBSCRIBE else getattr(supporter, field)
+            values[tag] = _ENCODINGS[kind](raw)
+        return values
+
+    def fill(self, values: Mapping[str, str]) -> tuple[str, str, str]:
+        """Subject, text and HTML with every tag replaced by its value."""
+        subject, text, html = (_filled(texts, tags, values) for texts, tags in self._cuts)
+        return subject, text, html
+
+
+def _filled(texts: list[str], tags: list[str], values: Mapping[str, str]) -> str:
+    """The texts around the tags, with each tag's value in its place."""
+    pieces = [""] * (2 * len(tags) + 1)
+    pieces[::2] = texts
+    pieces[1::2] = [values[tag] for tag in tags]
+    return "".join(pieces)
+
+
+def skeleton_of(subject: str, text: str, html: str, language: str) -> Skeleton | None:
+    """The skeleton of an email rendered for a stand-in; None if a marker did not survive whole.
+
+    (A marker glued to a web address in a paragraph, say, ends up split by the link.)
+    """
+    subject = _TEXT_MARKER.sub(_text_tag, subject)
+    text = _TEXT_MARKER.sub(_text_tag, text)
+    html = _HTML_MARKER.sub(_html_tag, html)
+    for part in (subject, text, html):
+        if part.count("{{") != len(_TAG.findall(part)) or "%7B%7B" in part.upper():
+            return None
+    return Skeleton(subject, text, html, language)
+
+
+def _tag(field: str, kind: str | None = None) -> str:
+    """The substitution tag of `field` encoded as `kind` (None: as it is)."""
+    return f"-{{{{{field}:{kind}}}}}" if kind else f"-{{{{{field}}}}}"
+
+
+def _text_tag(match: re.Match[str]) -> str:
+    """The tag for a marker in the subject or the text part: as it is, or URL-quoted."""
+    return _tag(match[1]) if match[1] else _tag(match[2], "url")
+
+
+def _html_tag(match: re.Match[str]) -> str:
+    """The tag for a marker in the HTML part: in text, in an attribute, or URL-quoted."""
+    if match[2]:
+        return _tag(match[2], "html" if match[1] == '"' else "attr")
+    return _tag(match[3], "url")
