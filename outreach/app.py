@@ -20,9 +20,6 @@ from outreach.store.db import open_database, stored_secret
 from outreach.tokens import TokenSigner
 from outreach.transports.base import EmailTransport, PostTransport
 from outreach.transports.outbox import OutboxEmailTransport, OutboxPostTransport
-from outreach.transports.sendgrid import SendGridTransport
-from outreach.transports.smtp import SmtpTransport
-from outreach.transports.x import XPostTransport
 
 
 def template_names_in(folder: Path) -> frozenset[str]:
@@ -67,9 +64,14 @@ class App:
         """The configured email transport."""
         if self.settings.email_transport == "outbox":
             return OutboxEmailTransport(self.settings.outbox, clock)
+        # Imported here: each pulls in a client library that other commands do not need.
         if self.settings.email_transport == "smtp":
+            from outreach.transports.smtp import SmtpTransport
+
             return SmtpTransport.from_settings(self.settings.env, clock)
         if self.settings.email_transport == "sendgrid":
+            from outreach.transports.sendgrid import SendGridTransport
+
             return SendGridTransport.from_settings(self.settings.env, clock)
         raise OutreachError(
             f"the {self.settings.email_transport} email transport is not available in this "
@@ -81,6 +83,8 @@ class App:
         if self.settings.social_transport == "outbox":
             return OutboxPostTransport(self.settings.outbox, clock)
         if self.settings.social_transport == "x":
+            from outreach.transports.x import XPostTransport
+
             return XPostTransport.from_settings(self.settings.env)
         raise OutreachError(
             f"the {self.settings.social_transport} social transport is not available in this "

@@ -21,7 +21,7 @@ from outreach.config import Settings
 from outreach.console import RichProgress, err_console, out_console, plan_table, status_table
 from outreach.dispatch import RunReport, all_sends
 from outreach.errors import DeliveryError, OutreachError, ProblemsError
-from outreach.posts import check_templates, share_links
+from outreach.posts import check_templates, per_recipient_notes, share_links
 from outreach.preview import preview_supporter
 from outreach.reports import plan as plan_sends
 from outreach.reports import status as send_status
@@ -55,6 +55,8 @@ def check(app: App) -> None:
         f"{app.settings.schedules}: ok ({campaigns} campaigns, {reminders} reminders, "
         f"{templates} templates in {', '.join(app.schedule.languages)})"
     )
+    for note in per_recipient_notes(app.renderer, str(app.settings.templates)):
+        click.echo(note)
 
 
 @cli.command()
@@ -173,9 +175,12 @@ def run(
     with RichProgress(err_console()) as progress:
         dispatcher = app.dispatcher(clock=lambda: now, progress=progress)
         reports = []
-        if resend_uncertain:
-            reports.append(dispatcher.resend_uncertain(now))
-        reports.append(dispatcher.run_once(now, dry_run=dry_run))
+        try:
+            if resend_uncertain:
+                reports.append(dispatcher.resend_uncertain(now))
+            reports.append(dispatcher.run_once(now, dry_run=dry_run))
+        finally:
+            dispatcher.email_transport.close()
     for report in reports:
         _print_run(report)
     uncertain = ledger.uncertain_batches(app.engine)

@@ -306,7 +306,7 @@ class Dispatcher:
         return self.composer.compose(send, row)
 
     def _announce(self, send: Send, now: datetime, dry_run: bool) -> bool:
-        """The organization's own post for this send, once (ledger channel `post`)."""
+        """The organization's own post for this send, once (ledger channel `x`)."""
         language = self.schedule.fallback_language
         text = self.renderer.render_announcement(
             campaign=send.campaign,
@@ -322,8 +322,12 @@ class Dispatcher:
         )
         if not won:
             return False
-        outcome = self.post_transport.publish(
-            OutgoingPost(send.campaign.id, send.key, text, language)
-        )
+        try:
+            outcome = self.post_transport.publish(
+                OutgoingPost(send.campaign.id, send.key, text, language)
+            )
+        except DeliveryError:
+            ledger.release(self.engine, batch)  # not posted: it stays due
+            raise
         ledger.record(self.engine, batch, [outcome], now)
         return outcome.ok

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     any_,
     bindparam,
+    case,
     func,
     literal,
     select,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from outreach.store.owner import current_owner, owner_alive
 from outreach.store.schema import ledger
 
 CLAIMED = "claimed"
@@ -92,6 +94,7 @@ def claim(
         "channel": channel,
         "state": CLAIMED,
         "batch": batch,
+        "owner": current_owner(),
         "claimed_at": now,
         "detail": "",
     }
@@ -144,19 +147,25 @@ class UncertainBatch:
 
 
 def uncertain_batches(engine: Engine, channel: str | None = None) -> list[UncertainBatch]:
-    """Every batch with occurrences still claimed."""
+    """Every batch still claimed by a process that is gone (not merely still sending)."""
     query = select(
         ledger.c.batch,
         ledger.c.campaign,
         ledger.c.reminder,
         ledger.c.channel,
+        ledger.c.owner,
         ledger.c.supporter_id,
     ).where(ledger.c.state == CLAIMED)
     if channel is not None:
         query = query.where(ledger.c.channel == channel)
     groups: dict[tuple[str, str, str, str], list[int]] = {}
+    alive: dict[str, bool] = {}
     with engine.connect() as conn:
-        for batch, campaign, reminder, chan, sid in conn.execute(query.order_by(ledger.c.id)):
+        for batch, campaign, reminder, chan, owner, sid in conn.execute(
+            query.order_by(ledger.c.id)
+        ):
+            if alive.setdefault(owner, owner_alive(owner)):
+                continue
             groups.setdefault((batch, campaign, reminder, chan), []).append(int(sid))
     return [UncertainBatch(*key, tuple(ids)) for key, ids in groups.items()]
 
@@ -168,18 +177,25 @@ def take_over(engine: Engine, old_batch: str) -> str:
         conn.execute(
             update(ledger)
             .where(ledger.c.batch == old_batch, ledger.c.state == CLAIMED)
-            .values(batch=batch)
+            .values(batch=batch, owner=current_owner())
         )
     return batch
 
 
+SENDING = "sending"
+"""Not a stored state: claimed by a process that is still running."""
+
+
 def counts_by_reminder(engine: Engine) -> dict[tuple[str, str, str], dict[str, int]]:
-    """(campaign, reminder, channel) → {state: count}."""
-    query = select(
-        ledger.c.campaign, ledger.c.reminder, ledger.c.channel, ledger.c.state, func.count()
-    ).group_by(ledger.c.campaign, ledger.c.reminder, ledger.c.channel, ledger.c.state)
+    """(campaign, reminder, channel) → {state: count}; live claims count as `sending`."""
+    columns = (ledger.c.campaign, ledger.c.reminder, ledger.c.channel, ledger.c.state)
+    owner = case((ledger.c.state == CLAIMED, ledger.c.owner), else_="").label("owner")
+    query = select(*columns, owner, func.count()).group_by(*columns, owner)
     result: dict[tuple[str, str, str], dict[str, int]] = {}
     with engine.connect() as conn:
-        for campaign, reminder, channel, state, count in conn.execute(query):
-            result.setdefault((campaign, reminder, channel), {})[state] = int(count)
+        for campaign, reminder, channel, state, claimer, count in conn.execute(query):
+            if state == CLAIMED and owner_alive(claimer):
+                state = SENDING
+            states = result.setdefault((campaign, reminder, channel), {})
+            states[state] = states.get(state, 0) + int(count)
     return result

@@ -92,6 +92,7 @@ ledger = Table(
     Column("channel", String(20), nullable=False),
     Column("state", String(20), nullable=False),
     Column("batch", String(40), nullable=False),
+    Column("owner", String(300), nullable=False, default=""),  # host:pid:start, store/owner.py
     Column("claimed_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime, nullable=True),
     Column("detail", Text, nullable=False, default=""),

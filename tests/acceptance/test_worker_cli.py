@@ -188,6 +188,8 @@ def test_two_workers_on_one_sqlite_file_send_each_email_once(
         )
 
     wait_for(lambda: sum(sent_by(worker) for worker in both) >= 49)
+    for worker in both:  # one may still be starting when the other has sent everything
+        worker.wait_for_log("worker started")
     assert [worker.terminate() for worker in both] == [0, 0]
     files = list(_folder(project, "two-weeks-before").glob("*.eml"))
     assert sum(sent_by(worker) for worker in both) == len(files) == 49

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from outreach.model import Audience
-from outreach.store import ledger
+from outreach.store import ledger, schema
 from outreach.store.audience import Selection, count_audience, stream_due, zones_in_use
 from outreach.store.db import open_database, stored_secret
 from outreach.store.people import export_rows, import_supporters, suppress
@@ -101,6 +101,10 @@ def test_claim_is_won_once_and_the_ledger_excludes_claimed(database_url: str) ->
     _, second = ledger.claim(engine, "c", "r", "email", ids, NOW)
     assert second == set()
     assert _ids(engine, _selection()) == []
+    assert ledger.uncertain_batches(engine) == []  # still in flight: this process runs
+    assert ledger.counts_by_reminder(engine)[("c", "r", "email")] == {"sending": len(ids)}
+    with engine.begin() as conn:  # the claiming process died
+        conn.execute(update(schema.ledger).values(owner="gone:1:0"))
     [uncertain] = ledger.uncertain_batches(engine)
     assert uncertain.batch == batch and set(uncertain.supporter_ids) == set(ids)
     ledger.record(

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, update
 
 from outreach.campaign import load_schedule
 from outreach.dispatch import Dispatcher
 from outreach.errors import DeliveryError
 from outreach.render import Renderer
-from outreach.store import ledger
+from outreach.store import ledger, schema
 from outreach.store.db import open_database
 from outreach.store.people import import_supporters
 from outreach.supporters import parse_supporters
@@ -53,6 +54,12 @@ class RecordingTransport:
         pass
 
 
+def _the_claiming_process_died(engine: Engine) -> None:
+    """What a crash leaves: claims whose owner no longer runs."""
+    with engine.begin() as conn:
+        conn.execute(update(schema.ledger).values(owner="gone:1:0"))
+
+
 def _dispatcher(url: str, transport: RecordingTransport, tmp_path: Path) -> Dispatcher:
     schedule = load_schedule(REPO / "schedules.yaml")
     engine = open_database(url)
@@ -83,6 +90,8 @@ def test_a_crash_leaves_an_uncertain_batch_that_is_resent_only_on_request(
 
     transport = RecordingTransport()
     dispatcher = _dispatcher(database_url, transport, tmp_path)
+    assert ledger.uncertain_batches(dispatcher.engine) == []  # its process still runs
+    _the_claiming_process_died(dispatcher.engine)
     [uncertain] = ledger.uncertain_batches(dispatcher.engine)
     assert len(uncertain.supporter_ids) == 10
     report = dispatcher.run_once(NOW)
