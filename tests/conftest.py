@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,21 @@ from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("OUTREACH_TEST_POSTGRES_URL")
+
+
+def copy_demo(folder: Path, *, examples: bool = True) -> Path:
+    """The demo campaign (schedules.yaml, templates/ and, by default, examples/) in `folder`."""
+    shutil.copy(REPO / "schedules.yaml", folder / "schedules.yaml")
+    shutil.copytree(REPO / "templates", folder / "templates")
+    if examples:
+        shutil.copytree(REPO / "examples", folder / "examples")
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A working folder with the demo campaign, templates and example supporters."""
+    return copy_demo(tmp_path)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,15 +15,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 Outreach = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A working folder with the demo campaign, templates and example supporters."""
-    shutil.copy(REPO / "schedules.yaml", tmp_path / "schedules.yaml")
-    shutil.copytree(REPO / "templates", tmp_path / "templates")
-    shutil.copytree(REPO / "examples", tmp_path / "examples")
-    return tmp_path
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from sqlalchemy import create_engine, select
 
 from outreach.store.schema import ledger, supporters
 from outreach.transports.smtp import SmtpTransport
+from tests.conftest import copy_demo
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = "2018-03-02T04:00:00Z"  # the demo's two-weeks-before reminder is due everywhere
@@ -82,8 +82,7 @@ def fast_sink() -> Iterator[tuple[SlowSink, int]]:
 
 def _project(tmp_path: Path) -> list[str]:
     """The demo campaign with PEOPLE express-consent supporters; returns their addresses."""
-    shutil.copy(REPO / "schedules.yaml", tmp_path / "schedules.yaml")
-    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    copy_demo(tmp_path, examples=False)
     emails = [f"person{i:04d}@example.org" for i in range(PEOPLE)]
     rows = [
         f"{email},Person,{i},Ottawa,ON,{'fr' if i % 2 else 'en'},express,2017-06-01"

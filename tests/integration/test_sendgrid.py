@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -357,15 +356,6 @@ def test_settings_give_the_unsubscribe_group_and_sandbox_mode(
         SendGridTransport.from_settings({"SENDGRID_HOST": url}, lambda: NOW)
     with pytest.raises(OutreachError, match="OUTREACH_SENDGRID_ASM_GROUP"):
         SendGridTransport.from_settings({**env, "OUTREACH_SENDGRID_ASM_GROUP": "x"}, lambda: NOW)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A working folder with the demo and its supporters imported."""
-    shutil.copy(REPO / "schedules.yaml", tmp_path / "schedules.yaml")
-    shutil.copytree(REPO / "templates", tmp_path / "templates")
-    shutil.copytree(REPO / "examples", tmp_path / "examples")
-    return tmp_path
 
 
 def outreach(project: Path, url: str, key: str, *args: str) -> subprocess.CompletedProcess[str]:

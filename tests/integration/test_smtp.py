@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import ipaddress
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -42,6 +41,7 @@ from outreach.tokens import TokenSigner
 from outreach.transports.base import OutgoingEmail, PartialDelivery
 from outreach.transports.outbox import OutboxPostTransport
 from outreach.transports.smtp import ATTEMPTS, SmtpConfig, SmtpTransport
+from tests.conftest import copy_demo
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 REPO = Path(__file__).resolve().parents[2]
@@ -570,9 +570,7 @@ def test_an_outage_mid_run_loses_nothing_and_the_next_run_sends_the_rest_once(
 def test_the_cli_sends_the_demo_over_smtp(
     server: Controller, mailbox: Mailbox, tmp_path: Path
 ) -> None:
-    shutil.copy(REPO / "schedules.yaml", tmp_path / "schedules.yaml")
-    shutil.copytree(REPO / "templates", tmp_path / "templates")
-    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    copy_demo(tmp_path)
     (tmp_path / ".env").write_text(
         "OUTREACH_EMAIL_TRANSPORT=smtp\n"
         "OUTREACH_SECRET_KEY=a-test-secret\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from outreach.store import queue as queue_store
 from outreach.store.people import import_supporters
 from outreach.supporters import parse_supporters
 from outreach.transports.base import OutgoingEmail
+from tests.conftest import copy_demo
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2018, 3, 1, tzinfo=UTC)
@@ -76,8 +76,7 @@ class GatedTransport:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The demo campaign in a temporary folder, its supporters in a fresh store."""
-    shutil.copy(REPO / "schedules.yaml", tmp_path / "schedules.yaml")
-    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    copy_demo(tmp_path, examples=False)
     settings = Settings(
         database_url=database_url,
         schedules=tmp_path / "schedules.yaml",
