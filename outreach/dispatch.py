@@ -315,8 +315,12 @@ class Dispatcher:
             milestone=send.milestone,
             language=language,
         )
-        if not text or dry_run:
-            return bool(text)
+        if not text:
+            return False
+        if dry_run:
+            return not ledger.is_in_ledger(
+                self.engine, send.campaign.id, send.key, POST, ORGANIZATION
+            )
         batch, won = ledger.claim(
             self.engine, send.campaign.id, send.key, POST, [ORGANIZATION], now
         )

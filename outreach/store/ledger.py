@@ -110,6 +110,20 @@ def claim(
     return batch, won
 
 
+def is_in_ledger(
+    engine: Engine, campaign: str, reminder: str, channel: str, supporter_id: int
+) -> bool:
+    """Whether this occurrence was already claimed, sent or failed."""
+    query = select(ledger.c.id).where(
+        ledger.c.campaign == campaign,
+        ledger.c.reminder == reminder,
+        ledger.c.channel == channel,
+        ledger.c.supporter_id == supporter_id,
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
 def record(engine: Engine, batch: str, outcomes: Iterable[Outcome], now: datetime) -> None:
     """Record what the transport said of each claimed occurrence of a batch."""
     sent = [o.supporter_id for o in outcomes if o.ok]

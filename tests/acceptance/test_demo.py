@@ -71,8 +71,11 @@ def test_dry_run_renders_and_counts_but_sends_and_records_nothing(
     assert "would send 49" in dry.stdout
     assert "nothing was sent or recorded" in dry.stdout
     assert not (project / "outbox").exists()
+    assert "announcement would be drafted" in dry.stdout
     real = outreach("run", "--once", "--now", ALL_ZONES_DUE)
     assert "sent 49" in real.stdout
+    after = outreach("run", "--once", "--dry-run", "--now", ALL_ZONES_DUE)
+    assert "announcement" not in after.stdout and "would send 49" not in after.stdout
 
 
 def test_status_json_counts_per_reminder(project: Path, outreach: Outreach) -> None:
