@@ -92,13 +92,19 @@ class App:
         )
 
     def dispatcher(
-        self, clock: Callable[[], datetime], progress: ProgressReporter | None = None
+        self,
+        clock: Callable[[], datetime],
+        progress: ProgressReporter | None = None,
+        *,
+        campaign: tuple[Schedule, Renderer] | None = None,
     ) -> Dispatcher:
-        """A dispatcher over the configured store and transports."""
+        """A dispatcher over the configured store and transports (and `campaign`, when given,
+        instead of the campaign file as it is now)."""
+        schedule, renderer = campaign or (self.schedule, self.renderer)
         return Dispatcher(
             engine=self.engine,
-            schedule=self.schedule,
-            renderer=self.renderer,
+            schedule=schedule,
+            renderer=renderer,
             email_transport=self.email_transport(clock),
             post_transport=self.post_transport(clock),
             signer=self.signer,

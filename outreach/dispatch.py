@@ -147,6 +147,20 @@ class Dispatcher:
         self.progress = progress or _Silent()
         self.composer = Composer(schedule, renderer, signer, public_url)
 
+    def with_campaign(self, schedule: Schedule, renderer: Renderer) -> Dispatcher:
+        """A dispatcher like this one (same store, transports and signer) for a new campaign."""
+        return Dispatcher(
+            engine=self.engine,
+            schedule=schedule,
+            renderer=renderer,
+            email_transport=self.email_transport,
+            post_transport=self.post_transport,
+            signer=self.signer,
+            public_url=self.public_url,
+            chunk_size=self.chunk_size,
+            progress=self.progress,
+        )
+
     def stop(self) -> None:
         """Finish the batch in hand, then start no other (safe from a signal handler)."""
         self._stopping.set()

@@ -13,7 +13,6 @@ from pathlib import Path
 from outreach.app import template_names_in
 from outreach.campaign import load_schedule
 from outreach.config import Settings
-from outreach.dispatch import Dispatcher
 from outreach.errors import OutreachError, ProblemsError
 from outreach.model import Schedule
 from outreach.posts import check_templates
@@ -83,21 +82,6 @@ class CampaignWatcher:
         except OutreachError as exc:
             log.error("reload refused: %s; the last valid campaign keeps running", exc)
         return None
-
-
-def with_campaign(dispatcher: Dispatcher, schedule: Schedule, renderer: Renderer) -> Dispatcher:
-    """A dispatcher like `dispatcher` (same store, transports and signer) for a new campaign."""
-    return Dispatcher(
-        engine=dispatcher.engine,
-        schedule=schedule,
-        renderer=renderer,
-        email_transport=dispatcher.email_transport,
-        post_transport=dispatcher.post_transport,
-        signer=dispatcher.signer,
-        public_url=dispatcher.public_url,
-        chunk_size=dispatcher.chunk_size,
-        progress=dispatcher.progress,
-    )
 
 
 def describe(schedule: Schedule, path: Path) -> str:

@@ -36,7 +36,7 @@ from outreach.clock import parse_now
 from outreach.dispatch import Dispatcher, all_sends
 from outreach.errors import DeliveryError, OutreachError
 from outreach.health import heartbeat_path, write_heartbeat
-from outreach.reload import CampaignWatcher, describe, with_campaign
+from outreach.reload import CampaignWatcher, describe
 from outreach.store import ledger
 from outreach.store.audience import zones_in_use
 from outreach.timeline import Send
@@ -167,7 +167,7 @@ class Worker:
             loaded = self.watcher.poll(force=force)
             if loaded is None:
                 return False
-            self.dispatcher = with_campaign(self.dispatcher, *loaded)
+            self.dispatcher = self.dispatcher.with_campaign(*loaded)
             if self._stopping.is_set():
                 self.dispatcher.stop()
         log.info("reloaded %s", describe(loaded[0], self.watcher.settings.schedules))
@@ -306,16 +306,7 @@ def configure_logging() -> None:
 def build_worker(app: App, clock: WorkerClock, *, sweep_seconds: int = SWEEP_SECONDS) -> Worker:
     """A worker over the app's store and transports, with the campaign loaded and checked."""
     watcher = CampaignWatcher(app.settings)
-    schedule, renderer = watcher.load()
-    dispatcher = Dispatcher(
-        engine=app.engine,
-        schedule=schedule,
-        renderer=renderer,
-        email_transport=app.email_transport(clock.now),
-        post_transport=app.post_transport(clock.now),
-        signer=app.signer,
-        public_url=app.settings.public_url,
-    )
+    dispatcher = app.dispatcher(clock.now, campaign=watcher.load())
     return Worker(
         dispatcher,
         watcher,

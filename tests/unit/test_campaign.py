@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from outreach.campaign import load_schedule, parse_expires, parse_offset, parse_schedule
+from outreach.campaign import load_schedule, parse_schedule
 from outreach.errors import OutreachError, ProblemsError
 from outreach.model import Audience, Campaign, Milestone, Organization, Reminder, Target, Text
+from outreach.values import parse_expires, parse_offset
 
 FULL = """\
 organization:
