@@ -84,7 +84,6 @@ def plan(app: App, now_text: str | None, days: int) -> None:
 @click.argument("reminder")
 @click.option("--email", help="Preview for this supporter (default: a sample supporter).")
 @click.option("--language", help="Preview in this language.")
-@click.option("--now", "now_text", help=NOW_HELP)
 @click.option("--html", "show_html", is_flag=True, help="Print the HTML part too.")
 @pass_app
 def preview(
@@ -93,11 +92,9 @@ def preview(
     reminder: str,
     email: str | None,
     language: str | None,
-    now_text: str | None,
     show_html: bool,
 ) -> None:
     """Show the rendered subject, text, suggested post and share links."""
-    parse_now(now_text, app.schedule.timezone)
     send = next(
         (
             s

@@ -123,3 +123,32 @@ def test_queue_add_refuses_bad_input_in_one_line(project: Path, outreach: Outrea
         outreach(*base, "--at", "2018-01-01T09:00", *now, check=False)
     )
     assert "ISO 8601" in _one_clear_error(outreach(*base, "--at", "tomorrow", *now, check=False))
+
+
+def test_preview_shows_a_supporters_email_post_and_share_links(
+    project: Path, outreach: Outreach
+) -> None:
+    outreach("supporters", "import", "examples/supporters.csv")
+    shown = outreach(
+        "preview", "mexico-refugees", "two-weeks-before", "--email", "amelie.tremblay@example.org"
+    ).stdout
+    assert "amelie.tremblay@example.org" in shown and "(fr)" in shown
+    assert "Subject: " in shown and "15 mars 2018" in shown
+    assert "@cafreeland" in shown
+    assert "https://x.com/intent/tweet?text=" in shown
+    assert "https://bsky.app/intent/compose?text=" in shown
+    english = outreach("preview", "mexico-refugees", "two-weeks-before", "--language", "en")
+    assert "(en)" in english.stdout and "March 15, 2018" in english.stdout
+    assert "no reminder 'nope'" in _one_clear_error(
+        outreach("preview", "mexico-refugees", "nope", check=False)
+    )
+    assert "no supporter" in _one_clear_error(
+        outreach(
+            "preview",
+            "mexico-refugees",
+            "two-weeks-before",
+            "--email",
+            "x@example.org",
+            check=False,
+        )
+    )
