@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote
 
 from outreach.model import Supporter
@@ -95,6 +96,30 @@ def stand_in(language: str, filled: Iterable[str]) -> StandIn:
     )
 
 
+class Tagged(NamedTuple):
+    """A text cut at its tags: `texts` has one more item than `tags`."""
+
+    texts: tuple[str, ...]
+    tags: tuple[str, ...]
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        """The text with each tag's value in its place."""
+        pieces = [""] * (2 * len(self.tags) + 1)
+        pieces[::2] = self.texts
+        pieces[1::2] = [values[tag] for tag in self.tags]
+        return "".join(pieces)
+
+
+def tagged(text: str) -> Tagged:
+    """`text` cut at its tags, ready to be filled many times."""
+    return Tagged(tuple(_TAG_CUT.split(text)), tuple(_TAG_CUT.findall(text)))
+
+
+def has_tags(text: str) -> bool:
+    """Whether `text` holds a substitution tag."""
+    return _TAG_CUT.search(text) is not None
+
+
 class Skeleton:
     """An email shared by a group of supporters, with a tag wherever one of them differs."""
 
@@ -107,9 +132,7 @@ class Skeleton:
         self.language = language
         slots = {m[0]: (m[1], m[2]) for part in (subject, text, html) for m in _TAG.finditer(part)}
         self._slots = tuple((tag, field, kind) for tag, (field, kind) in slots.items())
-        self._cuts = tuple(
-            (_TAG_CUT.split(part), _TAG_CUT.findall(part)) for part in (subject, text, html)
-        )
+        self._cuts = tuple(tagged(part) for part in (subject, text, html))
 
     def values(self, supporter: Supporter, token: str) -> dict[str, str]:
         """Each tag's value for `supporter`, whose unsubscribe token is `token`."""
@@ -121,16 +144,8 @@ class Skeleton:
 
     def fill(self, values: Mapping[str, str]) -> tuple[str, str, str]:
         """Subject, text and HTML with every tag replaced by its value."""
-        subject, text, html = (_filled(texts, tags, values) for texts, tags in self._cuts)
+        subject, text, html = (cut.fill(values) for cut in self._cuts)
         return subject, text, html
-
-
-def _filled(texts: list[str], tags: list[str], values: Mapping[str, str]) -> str:
-    """The texts around the tags, with each tag's value in its place."""
-    pieces = [""] * (2 * len(tags) + 1)
-    pieces[::2] = texts
-    pieces[1::2] = [values[tag] for tag in tags]
-    return "".join(pieces)
 
 
 def skeleton_of(subject: str, text: str, html: str, language: str) -> Skeleton | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from outreach.message import build_message
+from outreach.message import wire_bytes
 from outreach.store.ledger import Outcome
 from outreach.store.schema import ORGANIZATION
 from outreach.transports.base import OutgoingEmail, OutgoingPost
@@ -46,7 +46,7 @@ class OutboxEmailTransport:
         for email in emails:
             path = self.path_for(email)
             try:
-                _write_atomically(path, build_message(email, self._clock()).as_bytes())
+                _write_atomically(path, wire_bytes(email, self._clock()))
             except OSError as exc:
                 outcomes.append(Outcome(email.supporter_id, False, f"cannot write {path}: {exc}"))
             else:

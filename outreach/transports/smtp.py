@@ -32,10 +32,11 @@ from datetime import datetime
 from pathlib import Path
 
 from outreach.errors import DeliveryError, OutreachError
-from outreach.message import build_message
+from outreach.message import wire_bytes
 from outreach.store.ledger import Outcome
 from outreach.transports.base import OutgoingEmail, PartialDelivery
 from outreach.transports.retry import backoff_delay
+from outreach.transports.smtp_transaction import envelope_safe, mail_options, transaction
 
 SECURITIES = ("starttls", "ssl", "none")
 ATTEMPTS = 5
@@ -108,11 +109,6 @@ class SmtpConfig:
         return f"{self.host}:{self.port}"
 
 
-def wire_bytes(email: OutgoingEmail, date: datetime) -> bytes:
-    """The message as sent: exactly the bytes the outbox writes."""
-    return build_message(email, date).as_bytes()
-
-
 class _Unreachable(DeliveryError):
     """No connection after every retry; another worker's connection may still be fine."""
 
@@ -140,15 +136,18 @@ class _Job:
     not_before: float
     index: int
     email: OutgoingEmail = field(compare=False)
-    data: bytes = field(compare=False, repr=False)
+    data: bytes | None = field(default=None, compare=False, repr=False)
+    """The message's bytes, built by the worker that takes it first (while others wait on
+    the network)."""
     attempts: int = field(default=0, compare=False)
 
 
 class _Batch:
     """The messages of one `send` call, shared by the workers (thread-safe)."""
 
-    def __init__(self, jobs: list[_Job]) -> None:
+    def __init__(self, jobs: list[_Job], date: datetime) -> None:
         self._heap = jobs
+        self.date = date
         self.outcomes: dict[int, Outcome] = {}
         self.reason = ""
         self._aborted = False
@@ -227,10 +226,7 @@ class SmtpTransport:
         connections = self._reusable()
         if not connections:
             connections = [self._connect(retries=ATTEMPTS)]  # refusals raise before any send
-        date = self._clock()
-        batch = _Batch(
-            [_Job(0.0, i, email, self._encode(email, date)) for i, email in enumerate(emails)]
-        )
+        batch = _Batch([_Job(0.0, i, email) for i, email in enumerate(emails)], self._clock())
         count = min(self.config.connections, len(emails))
         starts = connections[:count] + [None] * (count - len(connections))
         self._keep(connections[count:])
@@ -291,19 +287,19 @@ class SmtpTransport:
     def _attempt(self, batch: _Batch, job: _Job, conn: smtplib.SMTP) -> smtplib.SMTP | None:
         """Try one message; returns the connection, or None when it is no longer usable."""
         email = job.email
+        if not (envelope_safe(email.from_email) and envelope_safe(email.to_email)):
+            reason = f"not an address SMTP can carry: {email.to_email!r}"
+            batch.done(job, Outcome(email.supporter_id, False, reason))
+            return conn
+        if job.data is None:
+            job.data = self._encode(email, batch.date)
         try:
-            options = _mail_options(conn, email, job.data)
+            options = mail_options(conn, email.from_email + email.to_email, job.data)
             if options is None:
                 reason = "the server does not accept non-ASCII addresses (no SMTPUTF8)"
                 batch.done(job, Outcome(email.supporter_id, False, reason))
                 return conn
-            code, reply = conn.mail(email.from_email, options)
-            if code == 250:
-                code, reply = conn.rcpt(email.to_email)
-            if code in (250, 251):
-                code, reply = conn.data(job.data)
-        except smtplib.SMTPDataError as exc:
-            code, reply = exc.smtp_code, _bytes(exc.smtp_error)
+            code, reply = transaction(conn, email.from_email, email.to_email, options, job.data)
         except _DROPPED as exc:
             self._retry(batch, job, f"connection lost: {exc or type(exc).__name__}")
             _close(conn)
@@ -405,18 +401,6 @@ def _open(config: SmtpConfig, context: ssl.SSLContext) -> smtplib.SMTP:
         _close(conn)
         raise
     return conn
-
-
-def _mail_options(conn: smtplib.SMTP, email: OutgoingEmail, data: bytes) -> list[str] | None:
-    """MAIL FROM parameters for this message; None if the server cannot take its addresses."""
-    options = []
-    if not data.isascii() and conn.has_extn("8bitmime"):
-        options.append("BODY=8BITMIME")
-    if not (email.from_email + email.to_email).isascii():
-        if not conn.has_extn("smtputf8"):
-            return None
-        options.append("SMTPUTF8")
-    return options
 
 
 def _bytes(text: bytes | str) -> bytes:
