@@ -110,4 +110,18 @@ class App:
             signer=self.signer,
             public_url=self.settings.public_url,
             progress=progress,
+            processes=self._processes(),
+            helper_parts=lambda: (
+                open_database(self.settings.database_url),
+                self.email_transport(clock),
+            ),
         )
+
+    def _processes(self) -> int:
+        """How many processes a large send may use: one when SMTP keeps a pace per minute
+        (one process keeps it exactly)."""
+        smtp_paced = (
+            self.settings.email_transport == "smtp"
+            and self.settings.env.get("OUTREACH_SMTP_RATE", "").strip()
+        )
+        return 1 if smtp_paced else self.settings.processes

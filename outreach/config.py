@@ -32,6 +32,8 @@ class Settings:
     public_url: str = "http://localhost:8000"
     secret_key: str | None = field(default=None, repr=False)
     sendgrid_webhook_public_key: str | None = field(default=None, repr=False)
+    processes: int = 1
+    """Processes a large send is shared out across (OUTREACH_PROCESSES, default: the cores)."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -50,6 +52,7 @@ class Settings:
             public_url=environ.get("OUTREACH_PUBLIC_URL", cls.public_url).rstrip("/"),
             secret_key=environ.get("OUTREACH_SECRET_KEY") or None,
             sendgrid_webhook_public_key=environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+            processes=_processes(environ.get("OUTREACH_PROCESSES", "")),
             env=environ,
         )
         settings.validate()
@@ -72,3 +75,12 @@ class Settings:
                 f"OUTREACH_SECRET_KEY is required with the {self.email_transport} transport "
                 "(it signs the unsubscribe links)"
             )
+
+
+def _processes(raw: str) -> int:
+    """OUTREACH_PROCESSES as a number of processes (empty: one per core)."""
+    if not raw.strip():
+        return os.cpu_count() or 1
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise OutreachError(f"OUTREACH_PROCESSES must be a whole number of 1 or more, not '{raw}'")
+    return int(raw)

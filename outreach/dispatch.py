@@ -9,9 +9,8 @@ outcome after, so a second run, or a second worker, never sends anything twice.
 from __future__ import annotations
 
 import logging
-import threading
 import time as clock
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,12 +20,14 @@ from sqlalchemy import Engine
 from outreach.compose import Composer, Group
 from outreach.errors import DeliveryError
 from outreach.model import Audience, Schedule
+from outreach.parallel import Helpers, ShardCounter, StopFlag
 from outreach.render import Renderer
 from outreach.store import ledger
 from outreach.store import queue as queue_store
 from outreach.store.audience import (
     EMAIL,
     Selection,
+    Shard,
     count_due,
     rows_by_id,
     stream_due,
@@ -48,6 +49,12 @@ log = logging.getLogger("outreach.dispatch")
 
 POST = "x"
 """Ledger channel of the organization's own posts (drafted by the outbox, posted on X)."""
+
+EMAILS_PER_PROCESS = 1000
+"""A send shares out across processes only when each gets at least this many emails."""
+
+HelperParts = Callable[[], tuple[Engine, EmailTransport]]
+"""Opens, in a helper process, its own database connections and email transport."""
 
 
 class ProgressReporter(Protocol):
@@ -134,6 +141,8 @@ class Dispatcher:
         public_url: str,
         chunk_size: int | None = None,
         progress: ProgressReporter | None = None,
+        processes: int = 1,
+        helper_parts: HelperParts | None = None,
     ) -> None:
         self.engine = engine
         self.schedule = schedule
@@ -143,7 +152,9 @@ class Dispatcher:
         self.signer = signer
         self.public_url = public_url
         self.chunk_size = chunk_size or email_transport.batch_size
-        self._stopping = threading.Event()
+        self.processes = processes if helper_parts is not None else 1
+        self.helper_parts = helper_parts
+        self._stopping = StopFlag()
         self.progress = progress or _Silent()
         self.composer = Composer(schedule, renderer, signer, public_url)
 
@@ -159,6 +170,8 @@ class Dispatcher:
             public_url=self.public_url,
             chunk_size=self.chunk_size,
             progress=self.progress,
+            processes=self.processes,
+            helper_parts=self.helper_parts,
         )
 
     def stop(self) -> None:
@@ -232,10 +245,10 @@ class Dispatcher:
         if not total:
             return
         self.progress.start(f"{send.campaign.id} / {send.key}", total)
-        chunks = stream_due(
-            self.engine, selection, send.campaign.id, send.key, today, self.chunk_size
-        )
         if dry_run:
+            chunks = stream_due(
+                self.engine, selection, send.campaign.id, send.key, today, self.chunk_size
+            )
             for rows in chunks:
                 if self.stopping:
                     return
@@ -244,11 +257,81 @@ class Dispatcher:
                 report.sent += len(rows)
                 self.progress.advance(len(rows))
             return
+        helpers = min(self.processes, total // EMAILS_PER_PROCESS) - 1
+        if helpers < 1:
+            self._deliver(send, selection, now, report, None)
+        else:
+            self._deliver_with_helpers(send, selection, now, report, helpers)
+
+    def _deliver_with_helpers(
+        self, send: Send, selection: Selection, now: datetime, report: SendReport, helpers: int
+    ) -> None:
+        """Send in this process and `helpers` forked ones, shard by shard (`parallel.py`)."""
+        counter = ShardCounter(helpers + 1)
+        pool = Helpers(
+            helpers, lambda progress: self._help(send, selection, now, counter, progress)
+        )
+        try:
+            while (shard := counter.take()) is not None and not self.stopping:
+                self._deliver(
+                    send, selection, now, report, shard, lambda: pool.relay(self.progress)
+                )
+        except BaseException:
+            pool.stop()
+            raise
+        pool.finish(self.progress, report)
+
+    def _deliver(
+        self,
+        send: Send,
+        selection: Selection,
+        now: datetime,
+        report: SendReport,
+        shard: Shard | None,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
+        """Send to every due supporter (of `shard`, if given), batch by batch."""
+        chunks = stream_due(
+            self.engine, selection, send.campaign.id, send.key, now.date(), self.chunk_size, shard
+        )
         for group, batch in self._batches(send, chunks):
             if self.stopping:
                 return
             self._deliver_chunk(send, batch, now, report, group)
             self.progress.advance(len(batch))
+            if after_batch is not None:
+                after_batch()
+
+    def _help(
+        self,
+        send: Send,
+        selection: Selection,
+        now: datetime,
+        counter: ShardCounter,
+        progress: ProgressReporter,
+    ) -> SendReport:
+        """(In a helper process) send shards with connections of its own until none is left."""
+        assert self.helper_parts is not None
+        engine, transport = self.helper_parts()
+        helper = Dispatcher(
+            engine=engine,
+            schedule=self.schedule,
+            renderer=self.renderer,
+            email_transport=transport,
+            post_transport=self.post_transport,
+            signer=self.signer,
+            public_url=self.public_url,
+            chunk_size=self.chunk_size,
+            progress=progress,
+        )
+        helper._stopping = self._stopping  # one stop request stops every process
+        report = SendReport(send.campaign.id, send.key)
+        try:
+            while (shard := counter.take()) is not None and not helper.stopping:
+                helper._deliver(send, selection, now, report, shard)
+        finally:
+            transport.close()
+        return report
 
     def _batches(
         self, send: Send, chunks: Iterable[Sequence[Mapping[str, Any]]]

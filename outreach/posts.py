@@ -12,10 +12,8 @@ import html
 import re
 from dataclasses import replace
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from twitter_text import parse_tweet
 
 from outreach.errors import OutreachError, Problem, ProblemsError
 from outreach.model import Campaign, Reminder, Schedule, Supporter
@@ -37,12 +35,20 @@ SAMPLE_UNSUBSCRIBE_URL = "https://example.org/u/SAMPLE-UNSUBSCRIBE-TOKEN"
 
 def weighted_length(text: str) -> int:
     """The length X counts for `text`."""
-    return int(parse_tweet(text).weightedLength)
+    return int(_parse_tweet(text).weightedLength)
 
 
 def fits_on_x(text: str) -> bool:
     """Whether X accepts `text` as one post (not empty, at most 280 weighted characters)."""
-    return bool(parse_tweet(text).valid)
+    return bool(_parse_tweet(text).valid)
+
+
+def _parse_tweet(text: str) -> Any:
+    """twitter-text's parse, imported on first use: the import takes half a second (it
+    compiles its patterns), which `outreach run` would pay for nothing."""
+    from twitter_text import parse_tweet
+
+    return parse_tweet(text)
 
 
 def mentions(text: str, handle: str) -> bool:

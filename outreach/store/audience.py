@@ -125,19 +125,23 @@ def stream_due(
     reminder: str,
     today: date,
     chunk_size: int,
+    shard: Shard | None = None,
 ) -> Iterator[list[dict[str, object]]]:
     """Chunks of supporters still to be sent this reminder, by id (keyset pagination).
 
     Each chunk is read in its own short transaction, so nothing stays open while the
     chunk is being sent and memory stays flat however many supporters there are. Rows
-    hold what an email is composed from, and the effective time zone (`zone`).
+    hold what an email is composed from, and the effective time zone (`zone`). With a
+    `shard`, only the supporters whose id falls in it.
     """
     after = 0
+    in_shard = true() if shard is None else supporters.c.id % shard.count == shard.index
     while True:
         query = (
             select(*_PROFILE, selection.zone_column().label("zone"))
             .where(
                 supporters.c.id > after,
+                in_shard,
                 selection.matches(),
                 reachable(today),
                 not_(already_in_ledger(campaign, reminder)),
@@ -151,6 +155,14 @@ def stream_due(
             return
         yield rows
         after = int(str(rows[-1]["id"]))
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One of `count` slices of the supporters, by id: those with `id % count == index`."""
+
+    index: int
+    count: int
 
 
 @dataclass(frozen=True)

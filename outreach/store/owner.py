@@ -24,6 +24,9 @@ def current_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid())}"
 
 
+os.register_at_fork(after_in_child=current_owner.cache_clear)  # a helper process is not us
+
+
 def owner_alive(owner: str) -> bool:
     """True while the owning process runs. A process on another host cannot be seen from
     here: its claims count as uncertain, the safe side (shown, never resent silently)."""

@@ -1,0 +1,183 @@
+"""Helper processes: a large send shared out across the machine's cores.
+
+Python runs one thread at a time, so one process composes, encodes and hands over emails
+on one core. For a large send the dispatcher forks helpers; the supporters are cut into
+shards by id, and the dispatcher and its helpers take shards from a shared counter until
+none is left (a helper that starts late takes fewer). Each helper opens its own database
+connections and its own transport: nothing open is shared across a fork. The ledger's
+claims still decide who sends what, so no supporter is emailed twice whatever happens.
+
+A helper reports progress and, at the end, what it did, over a pipe. A helper that fails
+or dies leaves its unsent supporters due (claims are released or shown as uncertain,
+as for any run); the dispatcher then raises `DeliveryError` naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any
+
+from outreach.errors import DeliveryError, OutreachError
+from outreach.store.audience import Shard
+
+if TYPE_CHECKING:
+    from outreach.dispatch import ProgressReporter, SendReport
+
+log = logging.getLogger("outreach.parallel")
+
+SHARDS_PER_PROCESS = 8
+"""Enough shards that the processes finish close together."""
+_FORK = multiprocessing.get_context("fork")
+
+
+class StopFlag:
+    """A stop request seen by the dispatcher and every helper it forks.
+
+    A plain shared byte: setting it from a signal handler cannot deadlock.
+    """
+
+    def __init__(self) -> None:
+        self._flag = _FORK.RawValue("b", 0)
+
+    def set(self) -> None:
+        """Ask everyone to stop after the batch in hand."""
+        self._flag.value = 1
+
+    def is_set(self) -> bool:
+        """Whether a stop was asked for."""
+        return bool(self._flag.value)
+
+
+class ShardCounter:
+    """Hands out the shards of a send, each once, across processes."""
+
+    def __init__(self, processes: int) -> None:
+        self.count = processes * SHARDS_PER_PROCESS
+        self._next = _FORK.Value("i", 0)
+
+    def take(self) -> Shard | None:
+        """The next shard to send, or None when all are taken."""
+        with self._next.get_lock():
+            index = int(self._next.value)
+            if index >= self.count:
+                return None
+            self._next.value = index + 1
+        return Shard(index, self.count)
+
+
+class _PipeProgress:
+    """A helper's progress, sent to the dispatcher."""
+
+    def __init__(self, pipe: Connection) -> None:
+        self._pipe = pipe
+
+    def start(self, label: str, total: int) -> None:
+        """The dispatcher shows the send's total itself."""
+
+    def advance(self, count: int) -> None:
+        self._pipe.send(("advance", count))
+
+
+@dataclass
+class _Helper:
+    process: BaseProcess
+    pipe: Connection
+    report: SendReport | None = None
+    failure: str | None = None
+
+
+Work = Callable[["ProgressReporter"], "SendReport"]
+"""What a helper does in its process: send shards until none is left; what it did."""
+
+
+class Helpers:
+    """Forked helper processes working on one send beside the dispatcher."""
+
+    def __init__(self, count: int, work: Work) -> None:
+        self._helpers: list[_Helper] = []
+        for number in range(1, count + 1):
+            ours, theirs = _FORK.Pipe(duplex=False)
+            process = _FORK.Process(
+                target=_helper_main,
+                args=(work, theirs),
+                name=f"outreach-helper-{number}",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            self._helpers.append(_Helper(process, ours))
+
+    def relay(self, progress: ProgressReporter) -> None:
+        """Pass on what the helpers said so far (without waiting)."""
+        for helper in self._helpers:
+            while helper.report is None and helper.failure is None and helper.pipe.poll():
+                self._receive(helper, progress)
+
+    def finish(self, progress: ProgressReporter, into: SendReport) -> None:
+        """Wait for every helper and add what each did to `into`; `DeliveryError` if one
+        failed (after all have stopped: what they sent is in `into` and the ledger)."""
+        waiting = {h.pipe: h for h in self._helpers if h.report is None and h.failure is None}
+        while waiting:
+            for pipe in wait(list(waiting)):
+                helper = waiting[pipe]  # type: ignore[index]
+                self._receive(helper, progress)
+                if helper.report is not None or helper.failure is not None:
+                    del waiting[pipe]  # type: ignore[arg-type]
+        for helper in self._helpers:
+            helper.process.join()
+            if helper.report is not None:
+                _add(into, helper.report)
+        failures = [f"{h.process.name}: {h.failure}" for h in self._helpers if h.failure]
+        if failures:
+            raise DeliveryError("; ".join(failures))
+
+    def stop(self) -> None:
+        """End the helpers at once (the dispatcher is failing): claims they hold are left
+        for `outreach status` to show, as after a crash."""
+        for helper in self._helpers:
+            if helper.process.is_alive():
+                helper.process.terminate()
+        for helper in self._helpers:
+            helper.process.join()
+
+    def _receive(self, helper: _Helper, progress: ProgressReporter) -> None:
+        try:
+            kind, value = helper.pipe.recv()
+        except EOFError:
+            helper.process.join()
+            helper.failure = (
+                f"stopped (exit code {helper.process.exitcode}) before saying what it sent; "
+                "its unsent supporters stay due"
+            )
+            return
+        if kind == "advance":
+            progress.advance(value)
+        elif kind == "done":
+            helper.report = value
+        else:
+            helper.failure = value
+
+
+def _helper_main(work: Work, pipe: Connection) -> None:
+    """A helper process: do the work, then say what was done (or why it failed)."""
+    message: tuple[str, Any]
+    try:
+        message = ("done", work(_PipeProgress(pipe)))
+    except (DeliveryError, OutreachError) as exc:
+        message = ("failed", str(exc))
+    except Exception as exc:  # reported to the dispatcher, which stops with an error
+        log.exception("helper failed")
+        message = ("failed", f"{type(exc).__name__}: {exc}")
+    pipe.send(message)
+    pipe.close()
+
+
+def _add(into: SendReport, other: SendReport) -> None:
+    into.sent += other.sent
+    into.failed += other.failed
+    into.failures.extend(other.failures)
