@@ -155,6 +155,7 @@ class Dispatcher:
         self.processes = processes if helper_parts is not None else 1
         self.helper_parts = helper_parts
         self._stopping = StopFlag()
+        self._helpers: Helpers | None = None
         self.progress = progress or _Silent()
         self.composer = Composer(schedule, renderer, signer, public_url)
 
@@ -175,8 +176,12 @@ class Dispatcher:
         )
 
     def stop(self) -> None:
-        """Finish the batch in hand, then start no other (safe from a signal handler)."""
+        """Finish the batch in hand, then start no other (safe from a signal handler);
+        helper processes of the send in hand, too."""
         self._stopping.set()
+        helpers = self._helpers
+        if helpers is not None:
+            helpers.halt.set()
 
     @property
     def stopping(self) -> bool:
@@ -269,17 +274,22 @@ class Dispatcher:
         """Send in this process and `helpers` forked ones, shard by shard (`parallel.py`)."""
         counter = ShardCounter(helpers + 1)
         pool = Helpers(
-            helpers, lambda progress: self._help(send, selection, now, counter, progress)
+            helpers,
+            lambda progress, halt: self._help(send, selection, now, counter, progress, halt),
         )
+        self._helpers = pool
         try:
-            while (shard := counter.take()) is not None and not self.stopping:
-                self._deliver(
-                    send, selection, now, report, shard, lambda: pool.relay(self.progress)
-                )
-        except BaseException:
-            pool.stop()
-            raise
-        pool.finish(self.progress, report)
+            try:
+                while (shard := counter.take()) is not None and not self.stopping:
+                    self._deliver(
+                        send, selection, now, report, shard, lambda: pool.relay(self.progress)
+                    )
+            except BaseException:
+                pool.abandon()
+                raise
+            pool.finish(self.progress, report)
+        finally:
+            self._helpers = None
 
     def _deliver(
         self,
@@ -309,8 +319,10 @@ class Dispatcher:
         now: datetime,
         counter: ShardCounter,
         progress: ProgressReporter,
+        halt: StopFlag,
     ) -> SendReport:
-        """(In a helper process) send shards with connections of its own until none is left."""
+        """(In a helper process) send shards with connections of its own until none is left
+        or `halt` is set."""
         assert self.helper_parts is not None
         engine, transport = self.helper_parts()
         helper = Dispatcher(
@@ -324,7 +336,7 @@ class Dispatcher:
             chunk_size=self.chunk_size,
             progress=progress,
         )
-        helper._stopping = self._stopping  # one stop request stops every process
+        helper._stopping = halt
         report = SendReport(send.campaign.id, send.key)
         try:
             while (shard := counter.take()) is not None and not helper.stopping:

@@ -10,12 +10,17 @@ claims still decide who sends what, so no supporter is emailed twice whatever ha
 A helper reports progress and, at the end, what it did, over a pipe. A helper that fails
 or dies leaves its unsent supporters due (claims are released or shown as uncertain,
 as for any run); the dispatcher then raises `DeliveryError` naming it.
+
+Signals: a helper ignores SIGINT and SIGHUP (the dispatcher's process decides), and takes
+SIGTERM (systemd stops every process of the service) as a request to finish its batch in
+hand and stop, as the dispatcher does.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -91,20 +96,23 @@ class _Helper:
     failure: str | None = None
 
 
-Work = Callable[["ProgressReporter"], "SendReport"]
-"""What a helper does in its process: send shards until none is left; what it did."""
+Work = Callable[["ProgressReporter", StopFlag], "SendReport"]
+"""What a helper does in its process: send shards until none is left or the flag is set;
+what it did."""
 
 
 class Helpers:
     """Forked helper processes working on one send beside the dispatcher."""
 
     def __init__(self, count: int, work: Work) -> None:
+        self.halt = StopFlag()
+        """Set: every helper finishes its batch in hand and stops."""
         self._helpers: list[_Helper] = []
         for number in range(1, count + 1):
             ours, theirs = _FORK.Pipe(duplex=False)
             process = _FORK.Process(
                 target=_helper_main,
-                args=(work, theirs),
+                args=(work, theirs, self.halt),
                 name=f"outreach-helper-{number}",
                 daemon=True,
             )
@@ -136,14 +144,23 @@ class Helpers:
         if failures:
             raise DeliveryError("; ".join(failures))
 
-    def stop(self) -> None:
-        """End the helpers at once (the dispatcher is failing): claims they hold are left
-        for `outreach status` to show, as after a crash."""
-        for helper in self._helpers:
-            if helper.process.is_alive():
-                helper.process.terminate()
-        for helper in self._helpers:
-            helper.process.join()
+    def abandon(self) -> None:
+        """The dispatcher is failing: the helpers finish their batch in hand and stop.
+
+        Interrupted while waiting for them (a second Ctrl-C), it ends them at once; a batch
+        one was sending is then left uncertain, as after a crash.
+        """
+        self.halt.set()
+        try:
+            for helper in self._helpers:
+                helper.process.join()
+        except BaseException:
+            for helper in self._helpers:
+                if helper.process.is_alive():
+                    helper.process.terminate()
+            for helper in self._helpers:
+                helper.process.join()
+            raise
 
     def _receive(self, helper: _Helper, progress: ProgressReporter) -> None:
         try:
@@ -163,11 +180,14 @@ class Helpers:
             helper.failure = value
 
 
-def _helper_main(work: Work, pipe: Connection) -> None:
+def _helper_main(work: Work, pipe: Connection, halt: StopFlag) -> None:
     """A helper process: do the work, then say what was done (or why it failed)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: halt.set())
     message: tuple[str, Any]
     try:
-        message = ("done", work(_PipeProgress(pipe)))
+        message = ("done", work(_PipeProgress(pipe), halt))
     except (DeliveryError, OutreachError) as exc:
         message = ("failed", str(exc))
     except Exception as exc:  # reported to the dispatcher, which stops with an error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from tests.acceptance.conftest import Outreach, sent_emails
@@ -118,3 +119,31 @@ def test_bad_rows_are_reported_by_line_and_skipped(project: Path, outreach: Outr
     result = outreach("supporters", "import", "people.csv")
     assert "imported 1, updated 0, rejected 1" in result.stdout
     assert "people.csv:3:" in result.stderr
+
+
+def test_a_large_send_shares_out_across_processes_and_each_supporter_gets_one_email(
+    project: Path, outreach: Outreach
+) -> None:
+    rows = ["email,first_name,region,language,consent,consent_date"]
+    rows += [f"s{i}@example.net,Zoé,QC,fr,express,2017-06-01" for i in range(2400)]
+    (project / "many.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (project / ".env").write_text("OUTREACH_PROCESSES=2\n", encoding="utf-8")
+    outreach("supporters", "import", "many.csv")
+
+    result = outreach("run", "--once", "--now", "2018-03-02T04:00:00Z")
+
+    assert "sent 2400" in result.stdout
+    assert len(sent_emails(project)) == 2400
+    with sqlite3.connect(project / "outreach.db") as db:
+        query = "SELECT COUNT(DISTINCT owner) FROM ledger WHERE channel = 'email'"
+        assert db.execute(query).fetchone() == (2,)  # the run and its helper both sent
+
+
+def test_a_bad_number_of_processes_is_a_one_line_error(project: Path, outreach: Outreach) -> None:
+    (project / ".env").write_text("OUTREACH_PROCESSES=two\n", encoding="utf-8")
+    result = outreach("run", "--once", check=False)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: OUTREACH_PROCESSES must be a whole number of 1 or more, not 'two'"
+    ]

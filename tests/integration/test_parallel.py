@@ -180,3 +180,28 @@ def test_a_helper_that_dies_mid_batch_leaves_that_batch_uncertain_not_resent(
     assert report.sent == SUPPORTERS - handled  # everything else, and not the batch in doubt
     assert len(got) == SUPPORTERS and all(len(rows) == 1 for rows in got.values())
     assert {s for s, rows in got.items() if rows[0].startswith("claimed")} == in_doubt
+
+
+def test_stop_halts_the_helpers_too_after_their_batch_in_hand(
+    imported: str, tmp_path: Path
+) -> None:
+    sending, _ = dispatcher(imported, tmp_path, processes=3)
+    parent_send = sending.email_transport.send
+    batches = 0
+
+    def send_then_stop(emails: Sequence[OutgoingEmail]) -> list[ledger.Outcome]:
+        nonlocal batches
+        batches += 1
+        if batches == 3:
+            sending.stop()  # as the worker's SIGTERM handler does
+        return parent_send(emails)
+
+    sending.email_transport.send = send_then_stop  # type: ignore[method-assign]
+    report = sending.run_once(NOW)
+
+    got = senders_by_supporter(sending.engine)
+    assert report.sent == len(got) < SUPPORTERS / 2
+    assert all(rows == [rows[0]] and rows[0].startswith("sent") for rows in got.values())
+    assert ledger.uncertain_batches(sending.engine) == []
+    rest, _ = dispatcher(imported, tmp_path, processes=3)
+    assert rest.run_once(NOW).sent == SUPPORTERS - len(got)
