@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import resource
 import subprocess
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -99,17 +101,22 @@ def prepared_store(url: str, count: int) -> None:
         raise SystemExit(f"filling the store failed ({child.exitcode})")
 
 
-def dispatch(url: str, transport: EmailTransport, folder: Path) -> tuple[int, float]:
-    """Run the due reminder through `transport`: (emails sent, seconds)."""
+def dispatch(
+    url: str, transport: Callable[[], EmailTransport], folder: Path, processes: int
+) -> tuple[int, float]:
+    """Run the due reminder through `transport()` in `processes` processes, as `outreach run`
+    does: (emails sent, seconds)."""
     schedule = load_schedule(REPO / "schedules.yaml")
     dispatcher = Dispatcher(
         engine=open_database(url),
         schedule=schedule,
         renderer=Renderer(schedule, REPO / "templates"),
-        email_transport=transport,
+        email_transport=transport(),
         post_transport=OutboxPostTransport(folder / "outbox", lambda: NOW),
         signer=TokenSigner("bench-secret"),
         public_url="https://act.example.org",
+        processes=processes,
+        helper_parts=lambda: (open_database(url), transport()),
     )
     started, cpu = time.perf_counter(), time.process_time()
     report = dispatcher.run_once(NOW)
@@ -118,9 +125,9 @@ def dispatch(url: str, transport: EmailTransport, folder: Path) -> tuple[int, fl
     return report.sent, seconds
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """The peak resident memory so far of this process (or of the largest child), in MB."""
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -130,6 +137,7 @@ def main() -> None:
     parser.add_argument("--outbox-supporters", type=int, default=10_000)
     parser.add_argument("--database-url", help="an empty database (default: SQLite in a temp dir)")
     parser.add_argument("--profile", action="store_true", help="profile with pyinstrument")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
@@ -151,9 +159,13 @@ def main() -> None:
         try:
             assert server.stdout is not None
             host = f"http://127.0.0.1:{server.stdout.readline().strip()}"
-            transport = SendGridTransport(API_KEY, clock=lambda: NOW, host=host)
             profiler = _profiler() if args.profile else None
-            sent, seconds = dispatch(url, transport, folder)
+            sent, seconds = dispatch(
+                url,
+                lambda: SendGridTransport(API_KEY, clock=lambda: NOW, host=host),
+                folder,
+                args.processes,
+            )
             if profiler is not None:
                 profiler.stop()
             with urllib.request.urlopen(f"{host}/stats") as response:
@@ -162,20 +174,27 @@ def main() -> None:
             server.terminate()
             server.wait()
         rss = peak_rss_mb()
-        print(f"SendGrid: {sent} emails in {seconds:.1f} s = {sent / seconds:,.0f} emails/s")
+        print(
+            f"SendGrid, {args.processes} processes: {sent} emails in {seconds:.1f} s "
+            f"= {sent / seconds:,.0f} emails/s"
+        )
         print(
             f"  {stats['requests']} HTTP requests, "
             f"{stats['personalizations'] / max(1, stats['requests']):.0f} personalizations each, "
             f"{stats['validated']} validated against the contract, {stats['invalid']} invalid"
         )
-        print(f"  peak RSS of the dispatching process: {rss:.0f} MB")
+        children = peak_rss_mb(resource.RUSAGE_CHILDREN)
+        print(
+            f"  peak RSS of the dispatching process: {rss:.0f} MB; of the largest child "
+            f"(the store filler or a helper process): {children:.0f} MB"
+        )
         if profiler is not None:
             print(profiler.output_text(unicode=True, color=False, show_all=False))
 
         outbox_url = f"sqlite:///{folder / 'outbox.db'}"
         prepared_store(outbox_url, args.outbox_supporters)
         outbox = OutboxEmailTransport(folder / "outbox", lambda: NOW)
-        sent, seconds = dispatch(outbox_url, outbox, folder)
+        sent, seconds = dispatch(outbox_url, lambda: outbox, folder, args.processes)
         print(f"Outbox: {sent} emails in {seconds:.1f} s = {sent / seconds:,.0f} emails/s")
 
 

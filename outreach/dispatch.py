@@ -251,10 +251,7 @@ class Dispatcher:
             return
         self.progress.start(f"{send.campaign.id} / {send.key}", total)
         if dry_run:
-            chunks = stream_due(
-                self.engine, selection, send.campaign.id, send.key, today, self.chunk_size
-            )
-            for rows in chunks:
+            for rows in self._due(send, selection, now):
                 if self.stopping:
                     return
                 for row in rows:
@@ -264,7 +261,7 @@ class Dispatcher:
             return
         helpers = min(self.processes, total // EMAILS_PER_PROCESS) - 1
         if helpers < 1:
-            self._deliver(send, selection, now, report, None)
+            self._deliver(send, self._due(send, selection, now), now, report)
         else:
             self._deliver_with_helpers(send, selection, now, report, helpers)
 
@@ -280,30 +277,40 @@ class Dispatcher:
         self._helpers = pool
         try:
             try:
-                while (shard := counter.take()) is not None and not self.stopping:
-                    self._deliver(
-                        send, selection, now, report, shard, lambda: pool.relay(self.progress)
-                    )
+                chunks = self._due_in_shards(send, selection, now, counter)
+                self._deliver(send, chunks, now, report, lambda: pool.relay(self.progress))
             except BaseException:
-                pool.abandon()
+                pool.abandon(self.progress)
                 raise
             pool.finish(self.progress, report)
         finally:
             self._helpers = None
 
+    def _due(
+        self, send: Send, selection: Selection, now: datetime, shard: Shard | None = None
+    ) -> Iterator[list[dict[str, object]]]:
+        """The supporters still due for `send` (in `shard`, if given), in chunks."""
+        return stream_due(
+            self.engine, selection, send.campaign.id, send.key, now.date(), self.chunk_size, shard
+        )
+
+    def _due_in_shards(
+        self, send: Send, selection: Selection, now: datetime, counter: ShardCounter
+    ) -> Iterator[list[dict[str, object]]]:
+        """The due supporters of every shard this process takes, as one stream (so that a
+        batch left part-full at the end of a shard fills up in the next)."""
+        while (shard := counter.take()) is not None:
+            yield from self._due(send, selection, now, shard)
+
     def _deliver(
         self,
         send: Send,
-        selection: Selection,
+        chunks: Iterable[Sequence[Mapping[str, Any]]],
         now: datetime,
         report: SendReport,
-        shard: Shard | None,
         after_batch: Callable[[], None] | None = None,
     ) -> None:
-        """Send to every due supporter (of `shard`, if given), batch by batch."""
-        chunks = stream_due(
-            self.engine, selection, send.campaign.id, send.key, now.date(), self.chunk_size, shard
-        )
+        """Send to the supporters of `chunks`, batch by batch, until done or stopped."""
         for group, batch in self._batches(send, chunks):
             if self.stopping:
                 return
@@ -339,8 +346,7 @@ class Dispatcher:
         helper._stopping = halt
         report = SendReport(send.campaign.id, send.key)
         try:
-            while (shard := counter.take()) is not None and not helper.stopping:
-                helper._deliver(send, selection, now, report, shard)
+            helper._deliver(send, helper._due_in_shards(send, selection, now, counter), now, report)
         finally:
             transport.close()
         return report

@@ -129,6 +129,34 @@ class Helpers:
     def finish(self, progress: ProgressReporter, into: SendReport) -> None:
         """Wait for every helper and add what each did to `into`; `DeliveryError` if one
         failed (after all have stopped: what they sent is in `into` and the ledger)."""
+        self._collect(progress)
+        for helper in self._helpers:
+            if helper.report is not None:
+                _add(into, helper.report)
+        failures = [f"{h.process.name}: {h.failure}" for h in self._helpers if h.failure]
+        if failures:
+            raise DeliveryError("; ".join(failures))
+
+    def abandon(self, progress: ProgressReporter) -> None:
+        """The dispatcher is failing: the helpers finish their batch in hand and stop.
+
+        Interrupted while waiting for them (a second Ctrl-C), it ends them at once; a batch
+        one was sending is then left uncertain, as after a crash.
+        """
+        self.halt.set()
+        try:
+            self._collect(progress)
+        except BaseException:
+            for helper in self._helpers:
+                if helper.process.is_alive():
+                    helper.process.terminate()
+            for helper in self._helpers:
+                helper.process.join()
+            raise
+
+    def _collect(self, progress: ProgressReporter) -> None:
+        """Read what the helpers say until each has said what it did (or died); then reap
+        them. (A helper's last words may not fit in the pipe: they must be read.)"""
         waiting = {h.pipe: h for h in self._helpers if h.report is None and h.failure is None}
         while waiting:
             for pipe in wait(list(waiting)):
@@ -138,29 +166,6 @@ class Helpers:
                     del waiting[pipe]  # type: ignore[arg-type]
         for helper in self._helpers:
             helper.process.join()
-            if helper.report is not None:
-                _add(into, helper.report)
-        failures = [f"{h.process.name}: {h.failure}" for h in self._helpers if h.failure]
-        if failures:
-            raise DeliveryError("; ".join(failures))
-
-    def abandon(self) -> None:
-        """The dispatcher is failing: the helpers finish their batch in hand and stop.
-
-        Interrupted while waiting for them (a second Ctrl-C), it ends them at once; a batch
-        one was sending is then left uncertain, as after a crash.
-        """
-        self.halt.set()
-        try:
-            for helper in self._helpers:
-                helper.process.join()
-        except BaseException:
-            for helper in self._helpers:
-                if helper.process.is_alive():
-                    helper.process.terminate()
-            for helper in self._helpers:
-                helper.process.join()
-            raise
 
     def _receive(self, helper: _Helper, progress: ProgressReporter) -> None:
         try:
