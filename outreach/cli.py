@@ -200,6 +200,8 @@ def _print_run(report: RunReport) -> None:
         return
     for item in report.sends:
         line = f"{item.campaign} / {item.reminder}: {verb} {item.sent}"
+        if item.scheduled:
+            line += f" ({item.scheduled} held by the provider until their time)"
         if item.failed:
             line += f", failed {item.failed}"
         if item.announced:

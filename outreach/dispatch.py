@@ -12,7 +12,7 @@ import logging
 import time as clock
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -35,7 +35,7 @@ from outreach.store.audience import (
 )
 from outreach.store.feedback import paused_campaigns
 from outreach.store.schema import ORGANIZATION
-from outreach.timeline import Send, due_zones, queued_send, reminder_sends
+from outreach.timeline import Send, due_zones, queued_send, reminder_sends, zones_ahead
 from outreach.tokens import TokenSigner
 from outreach.transports.base import (
     EmailTransport,
@@ -82,6 +82,8 @@ class SendReport:
     campaign: str
     reminder: str
     sent: int = 0
+    scheduled: int = 0
+    """Of `sent`, how many the provider holds until their time (`send_at`)."""
     failed: int = 0
     announced: bool = False
     seconds: float = 0.0
@@ -212,7 +214,11 @@ class Dispatcher:
                 send_report.announced = self._announce(send, now, dry_run)
             due = due_zones(send, zones, now)
             if due:
-                self._send_emails(send, due, now, dry_run, send_report)
+                self._send_emails(send, due, now, dry_run, send_report, now.date())
+            ahead = zones_ahead(send, zones, now, self.email_transport.schedules_ahead)
+            if ahead:  # handed over now, held by the provider until their time
+                last = max(send.fires_at(zone) for zone in ahead)
+                self._send_emails(send, ahead, now, dry_run, send_report, last.date())
             send_report.seconds = clock.monotonic() - started
             if send_report.sent or send_report.failed or send_report.announced:
                 report.sends.append(send_report)
@@ -241,17 +247,24 @@ class Dispatcher:
         )
 
     def _send_emails(
-        self, send: Send, zones: Sequence[str], now: datetime, dry_run: bool, report: SendReport
+        self,
+        send: Send,
+        zones: Sequence[str],
+        now: datetime,
+        dry_run: bool,
+        report: SendReport,
+        today: date,
     ) -> None:
+        """Send to the supporters of `zones`: those whose consent holds on `today` (the
+        send's day, the last one's if it is handed over ahead of its time)."""
         selection = self._selection(send, zones)
-        today = now.date()
         with self.engine.connect() as conn:
             total = count_due(conn, selection, send.campaign.id, send.key, today)
         if not total:
             return
         self.progress.start(f"{send.campaign.id} / {send.key}", total)
         if dry_run:
-            for rows in self._due(send, selection, now):
+            for rows in self._due(send, selection, today):
                 if self.stopping:
                     return
                 for row in rows:
@@ -261,23 +274,29 @@ class Dispatcher:
             return
         helpers = min(self.processes, total // EMAILS_PER_PROCESS) - 1
         if helpers < 1:
-            self._deliver(send, self._due(send, selection, now), now, report)
+            self._deliver(send, self._due(send, selection, today), now, report)
         else:
-            self._deliver_with_helpers(send, selection, now, report, helpers)
+            self._deliver_with_helpers(send, selection, now, today, report, helpers)
 
     def _deliver_with_helpers(
-        self, send: Send, selection: Selection, now: datetime, report: SendReport, helpers: int
+        self,
+        send: Send,
+        selection: Selection,
+        now: datetime,
+        today: date,
+        report: SendReport,
+        helpers: int,
     ) -> None:
         """Send in this process and `helpers` forked ones, shard by shard (`parallel.py`)."""
         counter = ShardCounter(helpers + 1)
         pool = Helpers(
             helpers,
-            lambda progress, halt: self._help(send, selection, now, counter, progress, halt),
+            lambda progress, halt: self._help(send, selection, now, today, counter, progress, halt),
         )
         self._helpers = pool
         try:
             try:
-                chunks = self._due_in_shards(send, selection, now, counter)
+                chunks = self._due_in_shards(send, selection, today, counter)
                 self._deliver(send, chunks, now, report, lambda: pool.relay(self.progress))
             except BaseException:
                 pool.abandon(self.progress)
@@ -287,20 +306,20 @@ class Dispatcher:
             self._helpers = None
 
     def _due(
-        self, send: Send, selection: Selection, now: datetime, shard: Shard | None = None
+        self, send: Send, selection: Selection, today: date, shard: Shard | None = None
     ) -> Iterator[list[dict[str, object]]]:
         """The supporters still due for `send` (in `shard`, if given), in chunks."""
         return stream_due(
-            self.engine, selection, send.campaign.id, send.key, now.date(), self.chunk_size, shard
+            self.engine, selection, send.campaign.id, send.key, today, self.chunk_size, shard
         )
 
     def _due_in_shards(
-        self, send: Send, selection: Selection, now: datetime, counter: ShardCounter
+        self, send: Send, selection: Selection, today: date, counter: ShardCounter
     ) -> Iterator[list[dict[str, object]]]:
         """The due supporters of every shard this process takes, as one stream (so that a
         batch left part-full at the end of a shard fills up in the next)."""
         while (shard := counter.take()) is not None:
-            yield from self._due(send, selection, now, shard)
+            yield from self._due(send, selection, today, shard)
 
     def _deliver(
         self,
@@ -324,6 +343,7 @@ class Dispatcher:
         send: Send,
         selection: Selection,
         now: datetime,
+        today: date,
         counter: ShardCounter,
         progress: ProgressReporter,
         halt: StopFlag,
@@ -346,7 +366,8 @@ class Dispatcher:
         helper._stopping = halt
         report = SendReport(send.campaign.id, send.key)
         try:
-            helper._deliver(send, helper._due_in_shards(send, selection, now, counter), now, report)
+            chunks = helper._due_in_shards(send, selection, today, counter)
+            helper._deliver(send, chunks, now, report)
         finally:
             transport.close()
         return report
@@ -402,6 +423,8 @@ class Dispatcher:
         ledger.record(self.engine, batch, outcomes, now)
         sent = sum(1 for outcome in outcomes if outcome.ok)
         report.sent += sent
+        held = {e.supporter_id for e in emails if e.send_at is not None and e.send_at > now}
+        report.scheduled += sum(1 for o in outcomes if o.ok and o.supporter_id in held)
         report.failed += len(outcomes) - sent
         report.failures.extend(
             f"supporter {o.supporter_id}: {o.detail}" for o in outcomes if not o.ok

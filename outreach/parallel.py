@@ -204,5 +204,6 @@ def _helper_main(work: Work, pipe: Connection, halt: StopFlag) -> None:
 
 def _add(into: SendReport, other: SendReport) -> None:
     into.sent += other.sent
+    into.scheduled += other.scheduled
     into.failed += other.failed
     into.failures.extend(other.failures)

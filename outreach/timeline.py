@@ -98,6 +98,13 @@ def due_zones(send: Send, zones: Iterable[str], now: datetime) -> tuple[str, ...
     return tuple(sorted(z for z in zones if send.is_due(z, now)))
 
 
+def zones_ahead(
+    send: Send, zones: Iterable[str], now: datetime, horizon: timedelta
+) -> tuple[str, ...]:
+    """The zones in which `send` fires after `now` but within `horizon` of it."""
+    return tuple(sorted(z for z in zones if now < send.fires_at(z) <= now + horizon))
+
+
 def upcoming(
     sends: Iterable[Send], zones: Iterable[str], start: datetime, end: datetime
 ) -> Iterator[tuple[Send, datetime, datetime]]:

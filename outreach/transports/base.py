@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from outreach.errors import DeliveryError
@@ -66,6 +66,9 @@ class EmailTransport(Protocol):
 
     name: str
     batch_size: int
+    schedules_ahead: timedelta
+    """How long before its time an email may be handed over: the transport (the provider)
+    holds it until `send_at`. Zero: emails are handed over when due."""
 
     def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         """Hand a batch over; one outcome per email (by supporter id)."""

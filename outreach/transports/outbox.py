@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from outreach.message import wire_bytes
@@ -31,6 +31,7 @@ class OutboxEmailTransport:
 
     name = "outbox"
     batch_size = 500
+    schedules_ahead = timedelta(0)
 
     def __init__(self, folder: Path, clock: Callable[[], datetime]) -> None:
         self.folder = folder

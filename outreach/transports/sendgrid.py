@@ -97,7 +97,11 @@ class SendGridTransport:
         sandbox: bool = False,
         timeout: float = 60.0,
         retry: Retry | None = None,
+        schedules_ahead: timedelta = timedelta(0),
     ) -> None:
+        if not timedelta(0) <= schedules_ahead <= SCHEDULE_LIMIT:
+            raise OutreachError("SendGrid holds emails for 72 hours at most")
+        self.schedules_ahead = schedules_ahead
         self._client = SendGridAPIClient(api_key=api_key, host=host)
         self._clock = clock
         self._asm_group = asm_group
@@ -120,12 +124,19 @@ class SendGridTransport:
                 f"not '{group}'"
             )
         sandbox = env.get("OUTREACH_SENDGRID_SANDBOX", "").strip().lower()
+        ahead = env.get("OUTREACH_SENDGRID_SCHEDULE_AHEAD", "").strip() or "0"
+        if not ahead.isdigit() or int(ahead) > SCHEDULE_LIMIT // timedelta(hours=1):
+            raise OutreachError(
+                "OUTREACH_SENDGRID_SCHEDULE_AHEAD must be a whole number of hours from 0 to 72, "
+                f"not '{ahead}'"
+            )
         return cls(
             api_key,
             clock=clock,
             host=env.get("SENDGRID_HOST", "").strip().rstrip("/") or DEFAULT_HOST,
             asm_group=int(group) if group else None,
             sandbox=sandbox in ("1", "true", "yes", "on"),
+            schedules_ahead=timedelta(hours=int(ahead)),
         )
 
     def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from outreach.errors import DeliveryError, OutreachError
@@ -186,6 +186,7 @@ class SmtpTransport:
 
     name = "smtp"
     batch_size = 200
+    schedules_ahead = timedelta(0)
 
     def __init__(
         self,

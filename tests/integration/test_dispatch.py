@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ class RecordingTransport:
 
     name = "recording"
     batch_size = 10
+    schedules_ahead = timedelta(0)
 
     def __init__(self, crash_on_batch: int | None = None, refuse: bool = False) -> None:
         self.received: list[tuple[str, int]] = []

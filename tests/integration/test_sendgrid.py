@@ -338,6 +338,41 @@ def test_send_at_holds_emails_due_later_within_72_hours(
         sender.send([outgoing(3, send_at=NOW + timedelta(hours=73))])
 
 
+@pytest.mark.parametrize("hours", [72, 0])
+def test_a_run_hands_sends_due_within_the_horizon_over_early_with_send_at(
+    server: tuple[SendGridServer, str], database_url: str, tmp_path: Path, hours: int
+) -> None:
+    state, url = server
+    early = NOW - timedelta(hours=40)  # the reminder fires 16 to 29 hours later, zone by zone
+    sender = SendGridTransport(
+        state.api_key,
+        clock=lambda: early,
+        host=url,
+        retry=Retry(attempts=1, sleep=Sleeps(), wall=lambda: WALL),
+        schedules_ahead=timedelta(hours=hours),
+    )
+    dispatcher_ = dispatcher(database_url, sender, tmp_path)
+
+    report = dispatcher_.run_once(early)
+
+    if hours == 0:
+        assert report.sent == 0 and state.bodies == []
+        return
+    assert report.sent == report.sends[0].scheduled == EXPECTED
+    assert state.invalid == []
+    send = next(s for s in reminder_sends(dispatcher_.schedule) if s.key == REMINDER[1])
+    with dispatcher_.engine.connect() as conn:
+        rows = conn.execute(select(supporters.c.id, supporters.c.timezone))
+        zones = {int(i): zone or dispatcher_.schedule.timezone for i, zone in rows}
+    for personalization in (p for body in state.bodies for p in body["personalizations"]):
+        sid = int(personalization["custom_args"]["supporter_id"])
+        assert personalization["send_at"] == int(send.fires_at(zones[sid]).timestamp())
+    assert len({p["send_at"] for body in state.bodies for p in body["personalizations"]}) > 1
+    dispatcher_.email_transport = transport(url, state.api_key, Sleeps())
+    assert dispatcher_.run_once(NOW).sent == 0  # at their time, nothing is sent again
+    assert_exactly_once(state, dispatcher_)
+
+
 def test_settings_give_the_unsubscribe_group_and_sandbox_mode(
     server: tuple[SendGridServer, str],
 ) -> None:
@@ -356,6 +391,15 @@ def test_settings_give_the_unsubscribe_group_and_sandbox_mode(
         SendGridTransport.from_settings({"SENDGRID_HOST": url}, lambda: NOW)
     with pytest.raises(OutreachError, match="OUTREACH_SENDGRID_ASM_GROUP"):
         SendGridTransport.from_settings({**env, "OUTREACH_SENDGRID_ASM_GROUP": "x"}, lambda: NOW)
+    assert SendGridTransport.from_settings(env, lambda: NOW).schedules_ahead == timedelta(0)
+    ahead = {**env, "OUTREACH_SENDGRID_SCHEDULE_AHEAD": "72"}
+    assert SendGridTransport.from_settings(ahead, lambda: NOW).schedules_ahead == timedelta(
+        hours=72
+    )
+    for wrong in ("73", "-1", "a day"):
+        with pytest.raises(OutreachError, match="from 0 to 72, not"):
+            ahead = {**env, "OUTREACH_SENDGRID_SCHEDULE_AHEAD": wrong}
+            SendGridTransport.from_settings(ahead, lambda: NOW)
 
 
 def outreach(project: Path, url: str, key: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -46,6 +46,7 @@ class GatedTransport:
 
     name = "gated"
     batch_size = 10
+    schedules_ahead = timedelta(0)
 
     def __init__(self, hold: bool = False) -> None:
         self.received: list[tuple[str, int]] = []
