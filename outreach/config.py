@@ -33,7 +33,8 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     sendgrid_webhook_public_key: str | None = field(default=None, repr=False)
     processes: int = 1
-    """Processes a large send is shared out across (OUTREACH_PROCESSES, default: the cores)."""
+    """Processes a large send is shared out across (OUTREACH_PROCESSES; default: one per
+    core, up to 4)."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -77,10 +78,15 @@ class Settings:
             )
 
 
+DEFAULT_PROCESSES_LIMIT = 4
+"""Unless told otherwise, a send uses one process per core up to this many (each opens its
+own SMTP connections and database connections: a big server should not open hundreds)."""
+
+
 def _processes(raw: str) -> int:
-    """OUTREACH_PROCESSES as a number of processes (empty: one per core)."""
+    """OUTREACH_PROCESSES as a number of processes (empty: one per core, up to 4)."""
     if not raw.strip():
-        return os.cpu_count() or 1
+        return min(os.cpu_count() or 1, DEFAULT_PROCESSES_LIMIT)
     if not raw.strip().isdigit() or int(raw) < 1:
         raise OutreachError(f"OUTREACH_PROCESSES must be a whole number of 1 or more, not '{raw}'")
     return int(raw)
