@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from email.charset import BASE64, Charset
 from email.header import Header
+from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 
@@ -141,13 +142,19 @@ def _address(name: str, address: str) -> str:
     """`Name <address>`, a non-ASCII name as one encoded word (as `formataddr` writes it).
 
     One word, even past RFC 2047's 75 characters, because readers join the words of a
-    split display name with spaces; only a name too long for a line is split.
+    split display name with spaces; only a name too long for a line is split. An address
+    that is not ASCII (`zoé@exemple.ca`) can only travel by SMTPUTF8, so the header is
+    written in UTF-8 as it is (RFC 6532).
     """
-    value = formataddr((header_safe(name), header_safe(address)), _UTF8)
+    name, address = header_safe(name), header_safe(address)
+    if not address.isascii():
+        local, _, domain = address.rpartition("@")
+        return str(Address(display_name=name, username=local, domain=domain))
+    value = formataddr((name, address), _UTF8)
     if len(value) <= MAX_LINE - len("From: "):
         return value
-    encoded = Header(header_safe(name), _UTF8, header_name="From").encode(linesep=CRLF)
-    return f"{encoded} <{header_safe(address)}>"
+    encoded = Header(name, _UTF8, header_name="From").encode(linesep=CRLF)
+    return f"{encoded} <{address}>"
 
 
 @lru_cache(maxsize=1024)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -323,6 +324,30 @@ def test_temporary_refusals_are_retried_and_permanent_ones_recorded(
     assert outcomes[4].detail == f"452 4.2.2 Mailbox full (gave up after {ATTEMPTS} attempts)"
     assert len(mailbox.peers) == 2  # the 421 closed the first connection
     assert slept  # the retries waited for their backoff
+
+
+def test_an_internationalized_address_needs_smtputf8_and_never_stops_the_others(
+    mailbox: Mailbox,
+) -> None:
+    sending = emails(3)
+    sending[1] = replace(sending[1], to_email="zoé@exemple.ca")
+    outcomes = {}
+    for smtputf8 in (False, True):
+        controller = Controller(
+            mailbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
+        )
+        controller.start()
+        try:
+            outcomes[smtputf8] = transport(controller.port, connections=1).send(sending)
+        finally:
+            controller.stop()
+
+    assert [o.ok for o in outcomes[False]] == [True, False, True]
+    assert outcomes[False][1].detail == (
+        "the server does not accept non-ASCII addresses (no SMTPUTF8)"
+    )
+    assert all(o.ok for o in outcomes[True])
+    assert mailbox.recipients() == {"p0@example.net": 2, "zoé@exemple.ca": 1, "p2@example.net": 2}
 
 
 def test_a_connection_dropped_mid_batch_loses_nothing_and_sends_nothing_twice(

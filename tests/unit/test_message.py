@@ -125,3 +125,10 @@ def test_non_ascii_names_come_back_whole_and_absurd_ones_stay_within_the_line_li
     absurd = wire_bytes(_email(to_name="Léonie " * 400), datetime(2018, 3, 1, tzinfo=UTC))
     assert max(len(line) for line in absurd.split(b"\r\n")) <= 998
     assert _parsed(absurd)["To"].addresses[0].addr_spec == "amelie@example.org"
+
+
+def test_an_internationalized_address_is_written_in_utf8_for_smtputf8() -> None:
+    raw = wire_bytes(_email(to_email="zoé@exemple.ca"), datetime(2018, 3, 1, tzinfo=UTC))
+    assert "\r\nTo: Amélie Tremblay <zoé@exemple.ca>\r\n".encode() in raw
+    spec = _parsed(raw)["To"].addresses[0].addr_spec  # the parser keeps raw bytes escaped
+    assert spec.encode("ascii", "surrogateescape").decode() == "zoé@exemple.ca"
