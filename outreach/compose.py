@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from outreach.model import Schedule, Supporter
-from outreach.render import Renderer
+from outreach.render import RenderedEmail, Renderer
 from outreach.store.people import supporter_from_row
 from outreach.substitution import UNSUBSCRIBE_TAG, Skeleton, plain, skeleton_of, stand_in
 from outreach.timeline import Send
@@ -74,15 +74,7 @@ class Composer:
         skeleton = self._skeleton(send, supporter, group)
         substitutions: dict[str, str] = {}
         if skeleton is None:
-            rendered = self.renderer.render_email(
-                campaign=send.campaign,
-                template=send.template,
-                target_ids=send.targets,
-                milestone=send.milestone,
-                supporter=supporter,
-                send_date=send_date,
-                unsubscribe_url=unsubscribe_url,
-            )
+            rendered = self._render(send, supporter, send_date, unsubscribe_url)
             subject, text, html = rendered.subject, rendered.text, rendered.html
             language = rendered.language
         else:
@@ -146,17 +138,25 @@ class Composer:
             self._skeletons[group] = self._render_skeleton(send, supporter, group)
         return self._skeletons[group]
 
-    def _render_skeleton(self, send: Send, supporter: Supporter, group: Group) -> Skeleton | None:
-        """The email rendered for a stand-in of the group, as a skeleton (None: no good)."""
-        rendered = self.renderer.render_email(
+    def _render(
+        self, send: Send, supporter: Supporter, send_date: date, unsubscribe_url: str
+    ) -> RenderedEmail:
+        """`send`'s template rendered for one supporter (or stand-in)."""
+        return self.renderer.render_email(
             campaign=send.campaign,
             template=send.template,
             target_ids=send.targets,
             milestone=send.milestone,
-            supporter=stand_in(supporter.language, group.filled),
-            send_date=group.send_date,
-            unsubscribe_url=f"{self.public_url}/u/{UNSUBSCRIBE_TAG}",
+            supporter=supporter,
+            send_date=send_date,
+            unsubscribe_url=unsubscribe_url,
         )
+
+    def _render_skeleton(self, send: Send, supporter: Supporter, group: Group) -> Skeleton | None:
+        """The email rendered for a stand-in of the group, as a skeleton (None: no good)."""
+        stand_in_supporter = stand_in(supporter.language, group.filled)
+        unsubscribe_url = f"{self.public_url}/u/{UNSUBSCRIBE_TAG}"
+        rendered = self._render(send, stand_in_supporter, group.send_date, unsubscribe_url)
         skeleton = skeleton_of(rendered.subject, rendered.text, rendered.html, rendered.language)
         if skeleton is None:
             log.info(

@@ -163,19 +163,24 @@ class Dispatcher:
 
     def with_campaign(self, schedule: Schedule, renderer: Renderer) -> Dispatcher:
         """A dispatcher like this one (same store, transports and signer) for a new campaign."""
-        return Dispatcher(
-            engine=self.engine,
-            schedule=schedule,
-            renderer=renderer,
-            email_transport=self.email_transport,
-            post_transport=self.post_transport,
-            signer=self.signer,
-            public_url=self.public_url,
-            chunk_size=self.chunk_size,
-            progress=self.progress,
-            processes=self.processes,
-            helper_parts=self.helper_parts,
-        )
+        return self._like(schedule=schedule, renderer=renderer)
+
+    def _like(self, **changes: Any) -> Dispatcher:
+        """A new dispatcher with this one's parts, but for `changes`."""
+        parts: dict[str, Any] = {
+            "engine": self.engine,
+            "schedule": self.schedule,
+            "renderer": self.renderer,
+            "email_transport": self.email_transport,
+            "post_transport": self.post_transport,
+            "signer": self.signer,
+            "public_url": self.public_url,
+            "chunk_size": self.chunk_size,
+            "progress": self.progress,
+            "processes": self.processes,
+            "helper_parts": self.helper_parts,
+        }
+        return Dispatcher(**{**parts, **changes})
 
     def stop(self) -> None:
         """Finish the batch in hand, then start no other (safe from a signal handler);
@@ -352,16 +357,8 @@ class Dispatcher:
         or `halt` is set."""
         assert self.helper_parts is not None
         engine, transport = self.helper_parts()
-        helper = Dispatcher(
-            engine=engine,
-            schedule=self.schedule,
-            renderer=self.renderer,
-            email_transport=transport,
-            post_transport=self.post_transport,
-            signer=self.signer,
-            public_url=self.public_url,
-            chunk_size=self.chunk_size,
-            progress=progress,
+        helper = self._like(
+            engine=engine, email_transport=transport, progress=progress, helper_parts=None
         )
         helper._stopping = halt
         report = SendReport(send.campaign.id, send.key)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -120,13 +121,22 @@ def mailbox(request: pytest.FixtureRequest) -> Mailbox:
     return Mailbox(pipelining=request.param)
 
 
+@contextmanager
+def running(mailbox: Mailbox, **options: Any) -> Iterator[Controller]:
+    """An aiosmtpd server on a free loopback port, for as long as the block lasts."""
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
 @pytest.fixture
 def server(mailbox: Mailbox) -> Iterator[Controller]:
     """A plain SMTP server on loopback."""
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller
-    controller.stop()
+    with running(mailbox) as controller:
+        yield controller
 
 
 def transport(port: int, **options: Any) -> SmtpTransport:
@@ -206,17 +216,10 @@ def _authenticator(
 @pytest.fixture
 def auth_server(mailbox: Mailbox) -> Iterator[Controller]:
     """A server that requires a login (allowed over plain text, for the test only)."""
-    controller = Controller(
-        mailbox,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=_authenticator,
-        auth_required=True,
-        auth_require_tls=False,
-    )
-    controller.start()
-    yield controller
-    controller.stop()
+    with running(
+        mailbox, authenticator=_authenticator, auth_required=True, auth_require_tls=False
+    ) as controller:
+        yield controller
 
 
 def test_login_then_send_and_a_refused_login_stops_before_anything(
@@ -278,9 +281,7 @@ def test_tls_to_a_server_with_a_private_certificate(
         if security == "starttls"
         else {"ssl_context": server_context}
     )
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **tls)
-    controller.start()
-    try:
+    with running(mailbox, **tls) as controller:
         env = {
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(controller.port),
@@ -296,8 +297,6 @@ def test_tls_to_a_server_with_a_private_certificate(
         )
         assert [o.ok for o in trusting.send(emails(2))] == [True, True]
         trusting.close()
-    finally:
-        controller.stop()
     assert sorted(mailbox.recipients()) == ["p0@example.net", "p1@example.net"]
 
 
@@ -333,14 +332,8 @@ def test_an_internationalized_address_needs_smtputf8_and_never_stops_the_others(
     sending[1] = replace(sending[1], to_email="zoé@exemple.ca")
     outcomes = {}
     for smtputf8 in (False, True):
-        controller = Controller(
-            mailbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
-        )
-        controller.start()
-        try:
+        with running(mailbox, enable_SMTPUTF8=smtputf8) as controller:
             outcomes[smtputf8] = transport(controller.port, connections=1).send(sending)
-        finally:
-            controller.stop()
 
     assert [o.ok for o in outcomes[False]] == [True, False, True]
     assert outcomes[False][1].detail == (
@@ -443,17 +436,8 @@ def gate() -> Gate:
 @pytest.fixture
 def gated_server(mailbox: Mailbox, gate: Gate) -> Iterator[Controller]:
     """A server whose logins the test opens and closes (AUTH over plain text: tests only)."""
-    controller = Controller(
-        mailbox,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=gate,
-        auth_required=True,
-        auth_require_tls=False,
-    )
-    controller.start()
-    yield controller
-    controller.stop()
+    with running(mailbox, authenticator=gate, auth_required=True, auth_require_tls=False) as c:
+        yield c
 
 
 def test_a_server_that_stops_taking_us_mid_batch_keeps_the_rest_due(
@@ -475,10 +459,7 @@ def test_a_server_that_stops_taking_us_mid_batch_keeps_the_rest_due(
 
 def test_a_rate_limit_spaces_messages_out() -> None:
     slept: list[float] = []
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with running(Mailbox()) as controller:
         smtp = transport(
             controller.port,
             connections=2,
@@ -487,8 +468,6 @@ def test_a_rate_limit_spaces_messages_out() -> None:
             monotonic=lambda: 100.0,  # time stands still: every wait is the pacer's
         )
         smtp.send(emails(5))
-    finally:
-        controller.stop()
     assert sorted(round(s, 6) for s in slept) == [0.1, 0.2, 0.3, 0.4]
 
 
