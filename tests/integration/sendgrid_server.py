@@ -1,10 +1,11 @@
 """A local SendGrid: checks every Mail Send request against SendGrid's own OpenAPI contract.
 
 It listens on 127.0.0.1, validates each body against the `POST /v3/mail/send` request schema
-of `../shared/contracts/sendgrid-mail-v3.openapi.json` (with jsonschema, $refs resolved in the
-contract) plus the limits SendGrid states in words, checks `Authorization: Bearer <key>`, records
-what it accepted, and answers 202, or on demand 400 (for chosen recipients, SendGrid-style),
-401, 429 (with rate-limit headers), 5xx, or no answer in time.
+of `tests/contracts/sendgrid-mail-v3.openapi.json` (a copy of `../shared/contracts`; with
+jsonschema, $refs resolved in the contract) plus the limits SendGrid states in words, checks
+`Authorization: Bearer <key>`, records what it accepted, and answers 202, or on demand 400
+(for chosen recipients, SendGrid-style), 401, 429 (with rate-limit headers), 5xx, or no
+answer in time.
 
 Run as a script (`python tests/integration/sendgrid_server.py [--validate-every N]`) it serves
 in its own process, prints its port, validates each body after answering (so that the
@@ -29,7 +30,9 @@ from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-CONTRACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+"""SendGrid's published contract (MIT, see sendgrid-oai.LICENSE), kept with the tests so that
+they run wherever the repository is cloned."""
 CONTRACT = CONTRACTS / "sendgrid-mail-v3.openapi.json"
 _BASE = "urn:sendgrid-mail-v3"
 _SCHEMA = "/components/requestBodies/PostMailSend/content/application~1json/schema"

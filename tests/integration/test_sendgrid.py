@@ -448,3 +448,10 @@ def test_a_refused_key_stops_at_once_with_exit_2_and_records_nothing(
     assert state.requests == 1 and state.accepted == []
     status = outreach(project, url, wrong, "status", "--json")
     assert '"sent": 0' in status.stdout and '"uncertain": 0' in status.stdout
+
+
+def test_the_contract_copy_is_the_shared_one() -> None:
+    shared = REPO.parent / "shared" / "contracts" / CONTRACT.name
+    if not shared.is_file():
+        pytest.skip("no ../shared beside this clone: nothing to compare the copy with")
+    assert CONTRACT.read_bytes() == shared.read_bytes()
