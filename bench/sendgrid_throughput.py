@@ -39,12 +39,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from outreach.campaign.loader.loader import load_schedule
+from outreach.supporters.csvfile.regions import ZONES
 from sqlalchemy import text
 
-from outreach.campaign import load_schedule
-from outreach.dispatch import Dispatcher
-from outreach.regions import ZONES
-from outreach.render import Renderer
+from outreach.delivery.dispatch import Dispatcher
+from outreach.rendering.renderer import Renderer
 from outreach.store.db import open_database
 from outreach.store.schema import supporters
 from outreach.tokens import TokenSigner

@@ -44,8 +44,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from outreach.message import wire_bytes
-from outreach.transports.base import OutgoingEmail
+from outreach.messages import OutgoingEmail
+from outreach.transports.mime import wire_bytes
 from outreach.transports.smtp import SmtpConfig, SmtpTransport
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,31 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 
 from sqlalchemy import Engine
 
-from outreach.campaign import load_schedule
+from outreach.campaign.loader import load_schedule
+from outreach.campaign.model import Schedule
 from outreach.config import Settings
-from outreach.dispatch import Dispatcher, ProgressReporter
+from outreach.delivery.dispatch import Dispatcher, ProgressReporter
 from outreach.errors import OutreachError
-from outreach.model import Schedule
-from outreach.render import Renderer
+from outreach.rendering.renderer import Renderer
+from outreach.rendering.templates import template_names_in
 from outreach.store.db import open_database, stored_secret
 from outreach.tokens import TokenSigner
 from outreach.transports.base import EmailTransport, PostTransport
 from outreach.transports.outbox import OutboxEmailTransport, OutboxPostTransport
-
-
-def template_names_in(folder: Path) -> frozenset[str]:
-    """Template names found as `<name>.<language>.j2` (files starting with `_` are layouts)."""
-    if not folder.is_dir():
-        raise OutreachError(f"{folder}: template folder not found (set OUTREACH_TEMPLATES)")
-    return frozenset(
-        path.name.split(".", 1)[0]
-        for path in folder.glob("*.*.j2")
-        if not path.name.startswith("_")
-    )
 
 
 @dataclass
@@ -57,8 +46,10 @@ class App:
     @cached_property
     def signer(self) -> TokenSigner:
         """Signs unsubscribe links: with OUTREACH_SECRET_KEY, else a key kept in the store."""
-        key = self.settings.secret_key or stored_secret(self.engine, "unsubscribe-secret")
-        return TokenSigner(key)
+        secret = self.settings.secret_key
+        if secret is None:
+            return TokenSigner(stored_secret(self.engine, "unsubscribe-secret"))
+        return TokenSigner(secret.get_secret_value())
 
     def email_transport(self, clock: Callable[[], datetime]) -> EmailTransport:
         """The configured email transport."""
@@ -68,11 +59,11 @@ class App:
         if self.settings.email_transport == "smtp":
             from outreach.transports.smtp import SmtpTransport
 
-            return SmtpTransport.from_settings(self.settings.env, clock)
+            return SmtpTransport.from_settings(self.settings, clock)
         if self.settings.email_transport == "sendgrid":
             from outreach.transports.sendgrid import SendGridTransport
 
-            return SendGridTransport.from_settings(self.settings.env, clock)
+            return SendGridTransport.from_settings(self.settings, clock)
         raise OutreachError(
             f"the {self.settings.email_transport} email transport is not available in this "
             "version; use OUTREACH_EMAIL_TRANSPORT=outbox"
@@ -85,7 +76,7 @@ class App:
         if self.settings.social_transport == "x":
             from outreach.transports.x import XPostTransport
 
-            return XPostTransport.from_settings(self.settings.env)
+            return XPostTransport.from_settings(self.settings)
         raise OutreachError(
             f"the {self.settings.social_transport} social transport is not available in this "
             "version; use OUTREACH_SOCIAL_TRANSPORT=outbox"
@@ -120,8 +111,4 @@ class App:
     def _processes(self) -> int:
         """How many processes a large send may use: one when SMTP keeps a pace per minute
         (one process keeps it exactly)."""
-        smtp_paced = (
-            self.settings.email_transport == "smtp"
-            and self.settings.env.get("OUTREACH_SMTP_RATE", "").strip()
-        )
-        return 1 if smtp_paced else self.settings.processes
+        return 1 if self.settings.smtp_paced else self.settings.processes

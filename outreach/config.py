@@ -1,92 +1,163 @@
-"""Settings from the environment, with `.env` in the working directory loaded first.
+"""Settings: every environment variable outreach reads, named, typed and checked here only.
 
-The real environment wins over `.env`. Secrets are kept out of `repr` so they never
-reach a log line or an error message.
+`.env` in the working directory is loaded first (python-dotenv); the real environment wins
+over it. An empty variable counts as unset. Secrets are `SecretStr`: they print as stars in
+any log line, error or repr. A bad value stops the command with one line naming the variable.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 from dotenv import load_dotenv
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from outreach.errors import OutreachError
 
-EMAIL_TRANSPORTS = ("outbox", "smtp", "sendgrid")
-SOCIAL_TRANSPORTS = ("outbox", "x")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything outreach reads from its environment."""
-
-    database_url: str = "sqlite:///outreach.db"
-    schedules: Path = Path("schedules.yaml")
-    templates: Path = Path("templates")
-    email_transport: str = "outbox"
-    social_transport: str = "outbox"
-    outbox: Path = Path("outbox")
-    public_url: str = "http://localhost:8000"
-    secret_key: str | None = field(default=None, repr=False)
-    sendgrid_webhook_public_key: str | None = field(default=None, repr=False)
-    processes: int = 1
-    """Processes a large send is shared out across (OUTREACH_PROCESSES; default: one per
-    core, up to 4)."""
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read settings from `environ` (default: `.env` merged under `os.environ`)."""
-        if environ is None:
-            load_dotenv(Path.cwd() / ".env", override=False)
-            environ = dict(os.environ)
-        settings = cls(
-            database_url=environ.get("OUTREACH_DATABASE_URL", cls.database_url),
-            schedules=Path(environ.get("OUTREACH_SCHEDULES", str(cls.schedules))),
-            templates=Path(environ.get("OUTREACH_TEMPLATES", str(cls.templates))),
-            email_transport=environ.get("OUTREACH_EMAIL_TRANSPORT", cls.email_transport),
-            social_transport=environ.get("OUTREACH_SOCIAL_TRANSPORT", cls.social_transport),
-            outbox=Path(environ.get("OUTREACH_OUTBOX", str(cls.outbox))),
-            public_url=environ.get("OUTREACH_PUBLIC_URL", cls.public_url).rstrip("/"),
-            secret_key=environ.get("OUTREACH_SECRET_KEY") or None,
-            sendgrid_webhook_public_key=environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
-            processes=_processes(environ.get("OUTREACH_PROCESSES", "")),
-            env=environ,
-        )
-        settings.validate()
-        return settings
-
-    def validate(self) -> None:
-        """Refuse settings that cannot work, naming the variable."""
-        if self.email_transport not in EMAIL_TRANSPORTS:
-            raise OutreachError(
-                f"OUTREACH_EMAIL_TRANSPORT must be one of {', '.join(EMAIL_TRANSPORTS)}, "
-                f"not '{self.email_transport}'"
-            )
-        if self.social_transport not in SOCIAL_TRANSPORTS:
-            raise OutreachError(
-                f"OUTREACH_SOCIAL_TRANSPORT must be one of {', '.join(SOCIAL_TRANSPORTS)}, "
-                f"not '{self.social_transport}'"
-            )
-        if self.email_transport != "outbox" and not self.secret_key:
-            raise OutreachError(
-                f"OUTREACH_SECRET_KEY is required with the {self.email_transport} transport "
-                "(it signs the unsubscribe links)"
-            )
-
+DEBUG_VARIABLE = "OUTREACH_DEBUG"
+"""Set to 1 to let an unexpected error show its traceback (read before settings load)."""
 
 DEFAULT_PROCESSES_LIMIT = 4
 """Unless told otherwise, a send uses one process per core up to this many (each opens its
 own SMTP connections and database connections: a big server should not open hundreds)."""
 
+EmailTransportName = Literal["outbox", "smtp", "sendgrid"]
+SocialTransportName = Literal["outbox", "x"]
+SmtpSecurity = Literal["starttls", "ssl", "none"]
 
-def _processes(raw: str) -> int:
-    """OUTREACH_PROCESSES as a number of processes (empty: one per core, up to 4)."""
-    if not raw.strip():
-        return min(os.cpu_count() or 1, DEFAULT_PROCESSES_LIMIT)
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise OutreachError(f"OUTREACH_PROCESSES must be a whole number of 1 or more, not '{raw}'")
-    return int(raw)
+
+def _default_processes() -> int:
+    return min(os.cpu_count() or 1, DEFAULT_PROCESSES_LIMIT)
+
+
+def _variable(name: str, default: Any, expected: str, **constraints: Any) -> Any:
+    """A field read from the variable `name`; `expected` completes "NAME must be …"."""
+    return Field(default, alias=name, description=expected, **constraints)
+
+
+class Settings(BaseSettings):
+    """Everything outreach reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, hide_input_in_errors=True
+    )
+
+    database_url: str = _variable(
+        "OUTREACH_DATABASE_URL", "sqlite:///outreach.db", "a database URL"
+    )
+    schedules: Path = _variable("OUTREACH_SCHEDULES", Path("schedules.yaml"), "a file path")
+    templates: Path = _variable("OUTREACH_TEMPLATES", Path("templates"), "a folder path")
+    email_transport: EmailTransportName = _variable(
+        "OUTREACH_EMAIL_TRANSPORT", "outbox", "one of outbox, smtp, sendgrid"
+    )
+    social_transport: SocialTransportName = _variable(
+        "OUTREACH_SOCIAL_TRANSPORT", "outbox", "one of outbox, x"
+    )
+    outbox: Path = _variable("OUTREACH_OUTBOX", Path("outbox"), "a folder path")
+    public_url: str = _variable("OUTREACH_PUBLIC_URL", "http://localhost:8000", "a URL")
+    secret_key: SecretStr | None = _variable("OUTREACH_SECRET_KEY", None, "a secret")
+    processes: int = Field(
+        default_factory=_default_processes,
+        alias="OUTREACH_PROCESSES",
+        description="a whole number of 1 or more",
+        ge=1,
+        strict=False,
+    )
+    """Processes a large send is shared out across (default: one per core, up to 4)."""
+    heartbeat: Path | None = _variable("OUTREACH_HEARTBEAT", None, "a file path")
+    dashboard_password: SecretStr | None = _variable(
+        "OUTREACH_DASHBOARD_PASSWORD", None, "a password"
+    )
+    webhook_public_key: SecretStr | None = _variable(
+        "SENDGRID_WEBHOOK_PUBLIC_KEY", None, "SendGrid's verification key"
+    )
+    webhook_insecure: bool = _variable("OUTREACH_WEBHOOK_INSECURE", False, "0 or 1")
+
+    smtp_host: str | None = _variable("SMTP_HOST", None, "a host name")
+    smtp_port: int | None = _variable("SMTP_PORT", None, "a positive number", gt=0, lt=65536)
+    smtp_username: str | None = _variable("SMTP_USERNAME", None, "a user name")
+    smtp_password: SecretStr | None = _variable("SMTP_PASSWORD", None, "a password")
+    smtp_security: SmtpSecurity = _variable(
+        "SMTP_SECURITY", "starttls", "one of starttls, ssl, none"
+    )
+    smtp_connections: int = _variable("OUTREACH_SMTP_CONNECTIONS", 4, "a positive number", gt=0)
+    smtp_rate: float | None = _variable(
+        "OUTREACH_SMTP_RATE", None, "a positive number (messages a minute)", gt=0
+    )
+    smtp_ca_file: Path | None = _variable("OUTREACH_SMTP_CA_FILE", None, "a file path")
+
+    sendgrid_api_key: SecretStr | None = _variable("SENDGRID_API_KEY", None, "an API key")
+    sendgrid_host: str = _variable("SENDGRID_HOST", "https://api.sendgrid.com", "a URL")
+    sendgrid_asm_group: int | None = _variable(
+        "OUTREACH_SENDGRID_ASM_GROUP", None, "an unsubscribe group id (a number)", ge=0
+    )
+    sendgrid_sandbox: bool = _variable("OUTREACH_SENDGRID_SANDBOX", False, "0 or 1")
+    sendgrid_schedule_ahead: int = _variable(
+        "OUTREACH_SENDGRID_SCHEDULE_AHEAD",
+        0,
+        "a whole number of hours from 0 to 72",
+        ge=0,
+        le=72,
+    )
+
+    x_consumer_key: SecretStr | None = _variable("X_CONSUMER_KEY", None, "a key")
+    x_consumer_secret: SecretStr | None = _variable("X_CONSUMER_SECRET", None, "a secret")
+    x_access_token: SecretStr | None = _variable("X_ACCESS_TOKEN", None, "a token")
+    x_access_token_secret: SecretStr | None = _variable("X_ACCESS_TOKEN_SECRET", None, "a secret")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what `from_env` passes: the environment is read there, once."""
+        return (init_settings,)
+
+    @field_validator("public_url", "sendgrid_host")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `environ` (default: `.env` merged under `os.environ`)."""
+        if environ is None:
+            load_dotenv(Path.cwd() / ".env", override=False)
+            environ = os.environ
+        names = {field.alias for field in cls.model_fields.values()}
+        given = {name: value for name, value in environ.items() if name in names and value.strip()}
+        try:
+            settings = cls.model_validate(given)
+        except ValidationError as exc:
+            raise OutreachError(_explain(exc, given)) from None
+        settings.validate_combination()
+        return settings
+
+    def validate_combination(self) -> None:
+        """Refuse settings that cannot work together, naming the variable."""
+        if self.email_transport != "outbox" and self.secret_key is None:
+            raise OutreachError(
+                f"OUTREACH_SECRET_KEY is required with the {self.email_transport} transport "
+                "(it signs the unsubscribe links)"
+            )
+
+    @property
+    def smtp_paced(self) -> bool:
+        """Whether SMTP keeps a pace per minute (one process keeps it exactly)."""
+        return self.email_transport == "smtp" and self.smtp_rate is not None
+
+
+def _explain(exc: ValidationError, given: Mapping[str, str]) -> str:
+    """The first problem, as one line naming the variable and what it must be."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0])
+    field = next(f for f in Settings.model_fields.values() if f.alias == name)
+    return f"{name} must be {field.description}, not '{given.get(name, '')}'"

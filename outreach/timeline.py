@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from outreach.model import Audience, Campaign, Milestone, Reminder, Schedule
+from outreach.campaign.model import Audience, Campaign, Milestone, Reminder, Schedule
 
 
 @dataclass(frozen=True)

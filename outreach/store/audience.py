@@ -25,10 +25,9 @@ from sqlalchemy import (
     true,
 )
 
-from outreach.model import Audience
+from outreach.campaign.model import Audience
+from outreach.messages import Channel
 from outreach.store.schema import ledger, supporters, suppressions
-
-EMAIL = "email"
 
 _PROFILE = (
     supporters.c.id,
@@ -103,7 +102,9 @@ def suppressed() -> ColumnElement[bool]:
     return exists().where(suppressions.c.email == func.lower(supporters.c.email))
 
 
-def already_in_ledger(campaign: str, reminder: str, channel: str = EMAIL) -> ColumnElement[bool]:
+def already_in_ledger(
+    campaign: str, reminder: str, channel: str = Channel.EMAIL
+) -> ColumnElement[bool]:
     """Already claimed, sent or failed for this send."""
     return exists().where(
         ledger.c.campaign == campaign,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from outreach.store.audience import EMAIL
+from outreach.messages import Channel
 from outreach.store.ledger import CLAIMED, SENT
 from outreach.store.people import suppress
 from outreach.store.schema import events, ledger, pauses, supporters, suppressions
@@ -47,7 +47,7 @@ class ProviderEvent:
     campaign: str = ""
     reminder: str = ""
     supporter_id: int | None = None
-    channel: str = EMAIL
+    channel: str = Channel.EMAIL
     reason: str = ""
     suppress: bool = False  # never email this address again
 
@@ -174,7 +174,7 @@ def _spam_figures(conn: Connection, campaign: str) -> tuple[int, int, int]:
     }
     sent = conn.execute(
         select(func.count()).where(
-            ledger.c.campaign == campaign, ledger.c.channel == EMAIL, ledger.c.state == SENT
+            ledger.c.campaign == campaign, ledger.c.channel == Channel.EMAIL, ledger.c.state == SENT
         )
     ).scalar_one()
     return by_kind.get(SPAM_REPORT, 0), by_kind.get(DELIVERED, 0), int(sent)

@@ -26,21 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from outreach.messages import SENDING, Outcome, State
 from outreach.store.owner import current_owner, owner_alive
 from outreach.store.schema import ledger
 
-CLAIMED = "claimed"
-SENT = "sent"
-FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a transport said of one claimed occurrence."""
-
-    supporter_id: int
-    ok: bool
-    detail: str = ""
+CLAIMED, SENT, FAILED = State.CLAIMED.value, State.SENT.value, State.FAILED.value
 
 
 def new_batch_id() -> str:
@@ -194,10 +184,6 @@ def take_over(engine: Engine, old_batch: str) -> str:
             .values(batch=batch, owner=current_owner())
         )
     return batch
-
-
-SENDING = "sending"
-"""Not a stored state: claimed by a process that is still running."""
 
 
 def counts_by_reminder(engine: Engine) -> dict[tuple[str, str, str], dict[str, int]]:

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from outreach.model import Supporter
+from outreach.campaign.model import Supporter
 from outreach.store.schema import supporters, suppressions
-from outreach.supporters import RejectedRow, SupporterRecord, format_tags
+from outreach.supporters.csvfile import RejectedRow, SupporterRecord, format_tags
 
 IMPORT_CHUNK = 1000
 

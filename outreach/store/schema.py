@@ -44,9 +44,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 metadata = MetaData()
 
-ORGANIZATION = 0
-"""The ledger's supporter id for the organization's own posts."""
-
 supporters = Table(
     "supporters",
     metadata,

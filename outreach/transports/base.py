@@ -1,50 +1,13 @@
-"""The transport interfaces and the messages they carry."""
+"""The transport interfaces: what every email and post transport offers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Protocol
 
 from outreach.errors import DeliveryError
-from outreach.store.ledger import Outcome
-from outreach.substitution import Skeleton
-
-
-@dataclass(frozen=True)
-class OutgoingEmail:
-    """One personalized email, ready for any transport to encode its own way."""
-
-    supporter_id: int
-    campaign: str
-    reminder: str
-    to_email: str
-    to_name: str
-    from_email: str
-    from_name: str
-    subject: str
-    text: str
-    html: str
-    language: str
-    message_id: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    skeleton: Skeleton | None = None
-    """The rendering this email shares with others, when it has one: subject, text and html
-    are it filled with `substitutions` (SendGrid fills it itself, for many at once)."""
-    substitutions: Mapping[str, str] = field(default_factory=dict)
-    send_at: datetime | None = None
-    """When the email is due; a transport that can schedule (SendGrid) holds it until then."""
-
-
-@dataclass(frozen=True)
-class OutgoingPost:
-    """The organization's own post (an announcement) for one reminder."""
-
-    campaign: str
-    reminder: str
-    text: str
-    language: str
+from outreach.messages import Outcome, OutgoingEmail, OutgoingPost
 
 
 class PartialDelivery(DeliveryError):

@@ -12,10 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from outreach.message import wire_bytes
-from outreach.store.ledger import Outcome
-from outreach.store.schema import ORGANIZATION
-from outreach.transports.base import OutgoingEmail, OutgoingPost
+from outreach.messages import ORGANIZATION, Outcome, OutgoingEmail, OutgoingPost
+from outreach.transports.mime import wire_bytes
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

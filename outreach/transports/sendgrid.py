@@ -23,10 +23,11 @@ from typing import Any
 from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
 from sendgrid import SendGridAPIClient
 
+from outreach.config import Settings
 from outreach.errors import DeliveryError, OutreachError
-from outreach.message import header_safe
-from outreach.store.ledger import Outcome
-from outreach.transports.base import OutgoingEmail, PartialDelivery
+from outreach.messages import Outcome, OutgoingEmail
+from outreach.transports.base import PartialDelivery
+from outreach.transports.mime import header_safe
 from outreach.transports.retry import backoff_delays, sleep_until_reset
 
 DEFAULT_HOST = "https://api.sendgrid.com"
@@ -110,33 +111,17 @@ class SendGridTransport:
         self._retry = retry or Retry()
 
     @classmethod
-    def from_settings(
-        cls, env: Mapping[str, str], clock: Callable[[], datetime]
-    ) -> SendGridTransport:
+    def from_settings(cls, settings: Settings, clock: Callable[[], datetime]) -> SendGridTransport:
         """The transport SENDGRID_API_KEY, SENDGRID_HOST and OUTREACH_SENDGRID_* describe."""
-        api_key = env.get("SENDGRID_API_KEY", "").strip()
-        if not api_key:
+        if settings.sendgrid_api_key is None:
             raise OutreachError("SENDGRID_API_KEY is required with the sendgrid transport")
-        group = env.get("OUTREACH_SENDGRID_ASM_GROUP", "").strip()
-        if group and not group.isdigit():
-            raise OutreachError(
-                f"OUTREACH_SENDGRID_ASM_GROUP must be an unsubscribe group id (a number), "
-                f"not '{group}'"
-            )
-        sandbox = env.get("OUTREACH_SENDGRID_SANDBOX", "").strip().lower()
-        ahead = env.get("OUTREACH_SENDGRID_SCHEDULE_AHEAD", "").strip() or "0"
-        if not ahead.isdigit() or int(ahead) > SCHEDULE_LIMIT // timedelta(hours=1):
-            raise OutreachError(
-                "OUTREACH_SENDGRID_SCHEDULE_AHEAD must be a whole number of hours from 0 to 72, "
-                f"not '{ahead}'"
-            )
         return cls(
-            api_key,
+            settings.sendgrid_api_key.get_secret_value().strip(),
             clock=clock,
-            host=env.get("SENDGRID_HOST", "").strip().rstrip("/") or DEFAULT_HOST,
-            asm_group=int(group) if group else None,
-            sandbox=sandbox in ("1", "true", "yes", "on"),
-            schedules_ahead=timedelta(hours=int(ahead)),
+            host=settings.sendgrid_host,
+            asm_group=settings.sendgrid_asm_group,
+            sandbox=settings.sendgrid_sandbox,
+            schedules_ahead=timedelta(hours=settings.sendgrid_schedule_ahead),
         )
 
     def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:

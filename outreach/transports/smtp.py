@@ -25,20 +25,20 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from outreach.config import Settings
 from outreach.errors import DeliveryError, OutreachError
-from outreach.message import wire_bytes
-from outreach.store.ledger import Outcome
-from outreach.transports.base import OutgoingEmail, PartialDelivery
+from outreach.messages import Outcome, OutgoingEmail
+from outreach.transports.base import PartialDelivery
+from outreach.transports.mime import wire_bytes
 from outreach.transports.retry import backoff_delay
 from outreach.transports.smtp_transaction import envelope_safe, mail_options, transaction
 
-SECURITIES = ("starttls", "ssl", "none")
 ATTEMPTS = 5
 """Tries per message (first send included) before a temporary failure is recorded."""
 TIMEOUT = 60.0
@@ -46,19 +46,6 @@ TIMEOUT = 60.0
 IDLE_LIMIT = 30.0
 """Seconds a connection may wait between batches before it is closed rather than reused."""
 _DROPPED = (smtplib.SMTPServerDisconnected, OSError)
-
-
-def _number(env: Mapping[str, str], name: str, default: float | None) -> float | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise OutreachError(f"{name} must be a positive number, not '{raw}'")
-    return value
 
 
 @dataclass(frozen=True)
@@ -75,31 +62,25 @@ class SmtpConfig:
     ca_file: Path | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> SmtpConfig:
-        """Read and check the settings; a missing or bad one is an `OutreachError`."""
-        host = env.get("SMTP_HOST", "").strip()
-        if not host:
+    def from_settings(cls, settings: Settings) -> SmtpConfig:
+        """The SMTP_* and OUTREACH_SMTP_* settings; a missing one is an `OutreachError`."""
+        if not settings.smtp_host:
             raise OutreachError("SMTP_HOST is required with OUTREACH_EMAIL_TRANSPORT=smtp")
-        security = env.get("SMTP_SECURITY", "starttls").strip().lower() or "starttls"
-        if security not in SECURITIES:
-            raise OutreachError(
-                f"SMTP_SECURITY must be one of {', '.join(SECURITIES)}, not '{security}'"
-            )
-        username = env.get("SMTP_USERNAME") or None
-        password = env.get("SMTP_PASSWORD") or None
-        if username and not password:
+        password = settings.smtp_password
+        if settings.smtp_username and password is None:
             raise OutreachError("SMTP_PASSWORD is required with SMTP_USERNAME")
-        ca_file = Path(env["OUTREACH_SMTP_CA_FILE"]) if env.get("OUTREACH_SMTP_CA_FILE") else None
+        ca_file = settings.smtp_ca_file
         if ca_file is not None and not ca_file.is_file():
             raise OutreachError(f"OUTREACH_SMTP_CA_FILE: {ca_file} not found")
+        default_port = 465 if settings.smtp_security == "ssl" else 587
         return cls(
-            host=host,
-            port=int(_number(env, "SMTP_PORT", 465 if security == "ssl" else 587) or 0),
-            username=username,
-            password=password,
-            security=security,
-            connections=int(_number(env, "OUTREACH_SMTP_CONNECTIONS", 4) or 0),
-            rate_per_minute=_number(env, "OUTREACH_SMTP_RATE", None),
+            host=settings.smtp_host,
+            port=settings.smtp_port or default_port,
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            security=settings.smtp_security,
+            connections=settings.smtp_connections,
+            rate_per_minute=settings.smtp_rate,
             ca_file=ca_file,
         )
 
@@ -216,9 +197,9 @@ class SmtpTransport:
         self._workers = ThreadPoolExecutor(config.connections, thread_name_prefix="smtp")
 
     @classmethod
-    def from_settings(cls, env: Mapping[str, str], clock: Callable[[], datetime]) -> SmtpTransport:
-        """The transport the environment describes."""
-        return cls(SmtpConfig.from_env(env), clock)
+    def from_settings(cls, settings: Settings, clock: Callable[[], datetime]) -> SmtpTransport:
+        """The transport the settings describe."""
+        return cls(SmtpConfig.from_settings(settings), clock)
 
     def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         """Hand every email to the server; one outcome per email, in order."""

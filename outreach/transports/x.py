@@ -8,18 +8,16 @@ recorded as failed with X's reason; credentials X rejects stop the run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import requests
 import tweepy
 
+from outreach.config import Settings
 from outreach.errors import DeliveryError, OutreachError
-from outreach.store.ledger import Outcome
-from outreach.store.schema import ORGANIZATION
-from outreach.transports.base import OutgoingPost
+from outreach.messages import ORGANIZATION, Outcome, OutgoingPost
 from outreach.transports.retry import backoff_delay, sleep_until_reset
 
-CREDENTIALS = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
 ATTEMPTS = 4
 """Tries per post (first included) through rate limits, server errors and timeouts."""
 RESET_LIMIT = 16 * 60.0
@@ -53,15 +51,23 @@ class XPostTransport:
         self._sleep = sleep
 
     @classmethod
-    def from_settings(cls, env: Mapping[str, str]) -> XPostTransport:
+    def from_settings(cls, settings: Settings) -> XPostTransport:
         """The transport for the account in X_*; missing credentials are an `OutreachError`."""
-        missing = [name for name in CREDENTIALS if not env.get(name)]
+        credentials = {
+            "X_CONSUMER_KEY": settings.x_consumer_key,
+            "X_CONSUMER_SECRET": settings.x_consumer_secret,
+            "X_ACCESS_TOKEN": settings.x_access_token,
+            "X_ACCESS_TOKEN_SECRET": settings.x_access_token_secret,
+        }
+        missing = [name for name, value in credentials.items() if value is None]
         if missing:
             raise OutreachError(
                 f"{', '.join(missing)} must be set with OUTREACH_SOCIAL_TRANSPORT=x "
                 "(the organization's X app and access token)"
             )
-        key, secret, token, token_secret = (env[name] for name in CREDENTIALS)
+        key, secret, token, token_secret = (
+            value.get_secret_value() for value in credentials.values() if value is not None
+        )
         return cls(
             tweepy.Client(
                 consumer_key=key,

@@ -41,15 +41,15 @@ def create_app(app: App, clock: Callable[[], datetime] = _utc_now) -> Starlette:
     settings = app.settings
     pages = Pages(app.schedule)
     engine = app.engine
-    key = settings.sendgrid_webhook_public_key
+    key = settings.webhook_public_key
     webhook = SendGridWebhook(
         engine,
-        SignatureCheck(key) if key else None,
-        insecure=settings.env.get("OUTREACH_WEBHOOK_INSECURE") == "1",
+        SignatureCheck(key.get_secret_value()) if key else None,
+        insecure=settings.webhook_insecure,
         clock=clock,
     )
     link = UnsubscribeLink(engine, app.signer, pages, clock)
-    dashboard = Dashboard(app, pages, settings.env.get("OUTREACH_DASHBOARD_PASSWORD"), clock)
+    dashboard = Dashboard(app, pages, settings.dashboard_password, clock)
 
     async def healthz(request: Request) -> PlainTextResponse:
         def ping() -> None:

@@ -11,13 +11,14 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from outreach.app import App
-from outreach.dispatch import all_sends
-from outreach.reports import STATUS_COLUMNS, SendStatus, status
+from outreach.delivery.dispatch import all_sends
+from outreach.delivery.reports import STATUS_COLUMNS, SendStatus, status
 from outreach.store.feedback import paused_campaigns
 from outreach.web.pages import Pages
 
@@ -41,7 +42,11 @@ class Dashboard:
     """`GET /`."""
 
     def __init__(
-        self, app: App, pages: Pages, password: str | None, clock: Callable[[], datetime]
+        self,
+        app: App,
+        pages: Pages,
+        password: SecretStr | None,
+        clock: Callable[[], datetime],
     ) -> None:
         self.app = app
         self.pages = pages
@@ -54,7 +59,7 @@ class Dashboard:
             return HTMLResponse(self.pages.notice("disabled"), status_code=403)
         given = password_in(request.headers.get("authorization"))
         if given is None or not secrets.compare_digest(
-            given.encode("utf-8"), self.password.encode("utf-8")
+            given.encode("utf-8"), self.password.get_secret_value().encode("utf-8")
         ):
             return HTMLResponse(self.pages.notice("login"), status_code=401, headers=CHALLENGE)
         now = self.clock()

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 
-from outreach.model import Schedule
-from outreach.reports import SendStatus
+from outreach.campaign.model import Schedule
+from outreach.delivery.reports import SendStatus
 
 TEXTS: Mapping[str, Mapping[str, str]] = {
     "en": {

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from outreach.errors import OutreachError
-from outreach.store.audience import EMAIL
+from outreach.messages import Channel
 from outreach.store.feedback import KINDS, ProviderEvent, apply_events
 
 log = logging.getLogger("outreach.web")
@@ -142,7 +142,7 @@ def parse_event(item: Mapping[str, Any], now: datetime) -> ProviderEvent | None:
         campaign=_key(item, "campaign"),
         reminder=_key(item, "reminder"),
         supporter_id=_supporter_id(item.get("supporter_id")),
-        channel=_text(item, "channel", 20) or EMAIL,
+        channel=_text(item, "channel", 20) or Channel.EMAIL,
         reason=reason,
         suppress=_suppresses(kind, item, reason),
     )

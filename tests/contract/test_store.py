@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, update
 
-from outreach.model import Audience
+from outreach.campaign.model import Audience
 from outreach.store import ledger, schema
 from outreach.store.audience import Selection, count_audience, stream_due, zones_in_use
 from outreach.store.db import open_database, stored_secret
 from outreach.store.people import export_rows, import_supporters, suppress
-from outreach.supporters import parse_supporters
+from outreach.supporters.csvfile import parse_supporters
 
 NOW = datetime(2018, 3, 1, 14, 0, tzinfo=UTC)
 CSV = """email,first_name,city,region,language,tags,consent,consent_date

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
-from outreach.campaign import load_schedule
-from outreach.dispatch import Dispatcher
+from outreach.campaign.loader import load_schedule
+from outreach.delivery.dispatch import Dispatcher
 from outreach.errors import DeliveryError
-from outreach.render import Renderer
+from outreach.messages import OutgoingEmail
+from outreach.rendering.renderer import Renderer
 from outreach.store import ledger, schema
 from outreach.store.db import open_database
 from outreach.store.people import import_supporters
-from outreach.supporters import parse_supporters
+from outreach.supporters.csvfile import parse_supporters
 from outreach.tokens import TokenSigner
-from outreach.transports.base import OutgoingEmail
 from outreach.transports.outbox import OutboxPostTransport
 
 REPO = Path(__file__).resolve().parents[2]

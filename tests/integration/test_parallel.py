@@ -12,17 +12,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from outreach.campaign import load_schedule
-from outreach.dispatch import EMAILS_PER_PROCESS, Dispatcher
+from outreach.campaign.loader import load_schedule
+from outreach.delivery.dispatch import EMAILS_PER_PROCESS, Dispatcher
 from outreach.errors import DeliveryError
-from outreach.render import Renderer
+from outreach.messages import OutgoingEmail
+from outreach.rendering.renderer import Renderer
 from outreach.store import ledger
 from outreach.store.db import open_database
 from outreach.store.people import import_supporters
 from outreach.store.schema import ledger as ledger_table
-from outreach.supporters import parse_supporters
+from outreach.supporters.csvfile import parse_supporters
 from outreach.tokens import TokenSigner
-from outreach.transports.base import EmailTransport, OutgoingEmail
+from outreach.transports.base import EmailTransport
 from outreach.transports.outbox import OutboxEmailTransport, OutboxPostTransport
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,20 +17,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from outreach.campaign import load_schedule
-from outreach.dispatch import Dispatcher
+from outreach.campaign.loader import load_schedule
+from outreach.config import Settings
+from outreach.delivery.dispatch import Dispatcher
 from outreach.errors import DeliveryError, OutreachError
-from outreach.render import Renderer
+from outreach.messages import OutgoingEmail, Skeleton
+from outreach.rendering.renderer import Renderer
 from outreach.store import ledger
 from outreach.store.db import open_database
 from outreach.store.people import import_supporters, supporter_from_row
 from outreach.store.schema import ledger as ledger_table
 from outreach.store.schema import supporters
-from outreach.substitution import Skeleton
-from outreach.supporters import parse_supporters
+from outreach.supporters.csvfile import parse_supporters
 from outreach.timeline import reminder_sends
 from outreach.tokens import TokenSigner
-from outreach.transports.base import OutgoingEmail
 from outreach.transports.outbox import OutboxPostTransport
 from outreach.transports.sendgrid import Retry, SendGridTransport
 from tests.integration.sendgrid_server import CONTRACT, SendGridServer, serving
@@ -383,23 +383,31 @@ def test_settings_give_the_unsubscribe_group_and_sandbox_mode(
         "OUTREACH_SENDGRID_ASM_GROUP": "4242",
         "OUTREACH_SENDGRID_SANDBOX": "1",
     }
-    assert SendGridTransport.from_settings(env, lambda: NOW).send([outgoing(1)])[0].ok
+    assert (
+        SendGridTransport.from_settings(Settings.from_env(env), lambda: NOW)
+        .send([outgoing(1)])[0]
+        .ok
+    )
     [body] = state.bodies
     assert body["asm"] == {"group_id": 4242}
     assert body["mail_settings"] == {"sandbox_mode": {"enable": True}}
     with pytest.raises(OutreachError, match="SENDGRID_API_KEY is required"):
-        SendGridTransport.from_settings({"SENDGRID_HOST": url}, lambda: NOW)
+        SendGridTransport.from_settings(Settings.from_env({"SENDGRID_HOST": url}), lambda: NOW)
     with pytest.raises(OutreachError, match="OUTREACH_SENDGRID_ASM_GROUP"):
-        SendGridTransport.from_settings({**env, "OUTREACH_SENDGRID_ASM_GROUP": "x"}, lambda: NOW)
-    assert SendGridTransport.from_settings(env, lambda: NOW).schedules_ahead == timedelta(0)
+        SendGridTransport.from_settings(
+            Settings.from_env({**env, "OUTREACH_SENDGRID_ASM_GROUP": "x"}), lambda: NOW
+        )
+    assert SendGridTransport.from_settings(
+        Settings.from_env(env), lambda: NOW
+    ).schedules_ahead == timedelta(0)
     ahead = {**env, "OUTREACH_SENDGRID_SCHEDULE_AHEAD": "72"}
-    assert SendGridTransport.from_settings(ahead, lambda: NOW).schedules_ahead == timedelta(
-        hours=72
-    )
+    assert SendGridTransport.from_settings(
+        Settings.from_env(ahead), lambda: NOW
+    ).schedules_ahead == timedelta(hours=72)
     for wrong in ("73", "-1", "a day"):
         with pytest.raises(OutreachError, match="from 0 to 72, not"):
             ahead = {**env, "OUTREACH_SENDGRID_SCHEDULE_AHEAD": wrong}
-            SendGridTransport.from_settings(ahead, lambda: NOW)
+            SendGridTransport.from_settings(Settings.from_env(ahead), lambda: NOW)
 
 
 def outreach(project: Path, url: str, key: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -28,19 +28,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
-from outreach.campaign import load_schedule
-from outreach.dispatch import Dispatcher
+from outreach.campaign.loader import load_schedule
+from outreach.config import Settings
+from outreach.delivery.dispatch import Dispatcher
 from outreach.errors import DeliveryError, OutreachError
-from outreach.message import wire_bytes
-from outreach.render import Renderer
+from outreach.messages import OutgoingEmail
+from outreach.rendering.renderer import Renderer
 from outreach.store import ledger
 from outreach.store.db import open_database
 from outreach.store.people import import_supporters
 from outreach.store.schema import ledger as ledger_table
 from outreach.store.schema import supporters
-from outreach.supporters import parse_supporters
+from outreach.supporters.csvfile import parse_supporters
 from outreach.tokens import TokenSigner
-from outreach.transports.base import OutgoingEmail, PartialDelivery
+from outreach.transports.base import PartialDelivery
+from outreach.transports.mime import wire_bytes
 from outreach.transports.outbox import OutboxPostTransport
 from outreach.transports.smtp import ATTEMPTS, SmtpConfig, SmtpTransport
 from tests.conftest import copy_demo
@@ -287,13 +289,13 @@ def test_tls_to_a_server_with_a_private_certificate(
             "SMTP_PORT": str(controller.port),
             "SMTP_SECURITY": security,
         }
-        untrusted = SmtpTransport.from_settings(env, lambda: NOW)
+        untrusted = SmtpTransport.from_settings(Settings.from_env(env), lambda: NOW)
         with pytest.raises(DeliveryError, match=r"TLS with the SMTP server \S+ failed"):
             untrusted.send(emails(1))
         assert mailbox.accepted == []
 
         trusting = SmtpTransport.from_settings(
-            {**env, "OUTREACH_SMTP_CA_FILE": str(cert_file)}, lambda: NOW
+            Settings.from_env({**env, "OUTREACH_SMTP_CA_FILE": str(cert_file)}), lambda: NOW
         )
         assert [o.ok for o in trusting.send(emails(2))] == [True, True]
         trusting.close()
@@ -484,12 +486,14 @@ def test_a_rate_limit_spaces_messages_out() -> None:
 )
 def test_bad_settings_are_user_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(OutreachError, match=message):
-        SmtpConfig.from_env(env)
+        SmtpConfig.from_settings(Settings.from_env(env))
 
 
 def test_settings_are_read_with_their_defaults() -> None:
-    config = SmtpConfig.from_env(
-        {"SMTP_HOST": "smtp.example.org", "SMTP_USERNAME": "org", "SMTP_PASSWORD": "pw"}
+    config = SmtpConfig.from_settings(
+        Settings.from_env(
+            {"SMTP_HOST": "smtp.example.org", "SMTP_USERNAME": "org", "SMTP_PASSWORD": "pw"}
+        )
     )
     assert (config.port, config.security, config.connections, config.rate_per_minute) == (
         587,

@@ -6,7 +6,6 @@ import base64
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from outreach.app import App
-from outreach.dispatch import all_sends
+from outreach.delivery.dispatch import all_sends
+from outreach.delivery.reports import status
 from outreach.errors import OutreachError
-from outreach.reports import status
 from outreach.store import ledger
 from outreach.store.feedback import paused_campaigns, resume
 from outreach.store.schema import events
@@ -260,7 +259,7 @@ def test_without_a_key_webhooks_are_refused_unless_insecure_is_explicit(
     assert "SENDGRID_WEBHOOK_PUBLIC_KEY" in answer.json()["error"]
     assert suppressed(refusing) == {}
 
-    insecure = App(replace(refusing.settings, env={"OUTREACH_WEBHOOK_INSECURE": "1"}))
+    insecure = App(refusing.settings.model_copy(update={"webhook_insecure": True}))
     with serving(create_app(insecure, clock=lambda: NOW)) as base:
         answer = httpx.post(f"{base}/webhooks/sendgrid", content=body)
     assert answer.status_code == 200
@@ -307,7 +306,7 @@ def test_spam_reports_over_the_threshold_pause_the_campaign_until_resumed(
         CAMPAIGN: "spam reports at 0.50% of delivered (2 of 400)"
     }
 
-    with caplog.at_level(logging.WARNING, logger="outreach.dispatch"):
+    with caplog.at_level(logging.WARNING, logger="outreach.delivery.dispatch"):
         skipped = app.dispatcher(clock=lambda: DAY_BEFORE_DUE).run_once(DAY_BEFORE_DUE)
     assert skipped.sends == []
     assert (

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,14 +14,14 @@ import yaml
 
 from outreach.app import App
 from outreach.config import Settings
-from outreach.dispatch import RunReport
-from outreach.health import check_health, heartbeat_age, write_heartbeat
-from outreach.scheduler import Worker, WorkerClock, build_worker
+from outreach.delivery.dispatch import RunReport
+from outreach.messages import OutgoingEmail
 from outreach.store import ledger
 from outreach.store import queue as queue_store
 from outreach.store.people import import_supporters
-from outreach.supporters import parse_supporters
-from outreach.transports.base import OutgoingEmail
+from outreach.supporters.csvfile import parse_supporters
+from outreach.worker.health import check_health, heartbeat_age, write_heartbeat
+from outreach.worker.scheduler import Worker, WorkerClock, build_worker
 from tests.conftest import copy_demo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +82,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         schedules=tmp_path / "schedules.yaml",
         templates=tmp_path / "templates",
         outbox=tmp_path / "outbox",
-        env={"OUTREACH_HEARTBEAT": str(tmp_path / "heartbeat.json")},
+        heartbeat=tmp_path / "heartbeat.json",
     )
     with (REPO / "examples" / "supporters.csv").open(encoding="utf-8", newline="") as handle:
         import_supporters(App(settings).engine, parse_supporters(handle, "supporters.csv"), NOW)
@@ -158,7 +157,7 @@ def test_an_invalid_edit_is_refused_and_the_last_valid_campaign_keeps_running(
     before = worker.dispatcher
     text = settings.schedules.read_text(encoding="utf-8")
     settings.schedules.write_text(text.replace("offset: -14d", "offset: -14x"), encoding="utf-8")
-    with caplog.at_level(logging.ERROR, logger="outreach.reload"):
+    with caplog.at_level(logging.ERROR, logger="outreach.worker.reload"):
         assert not worker.reload()
     line = text.splitlines().index("        offset: -14d") + 1
     [problem, refused] = [record.getMessage() for record in caplog.records]
@@ -169,7 +168,7 @@ def test_an_invalid_edit_is_refused_and_the_last_valid_campaign_keeps_running(
     settings.schedules.write_text(text, encoding="utf-8")
     template = settings.templates / "last-call.en.j2"
     template.write_text(template.read_text(encoding="utf-8") + "{% if %}", encoding="utf-8")
-    with caplog.at_level(logging.ERROR, logger="outreach.reload"):
+    with caplog.at_level(logging.ERROR, logger="outreach.worker.reload"):
         assert not worker.reload()
     [problem, refused] = [record.getMessage() for record in caplog.records]
     assert problem.startswith(f"{template}:"), problem
@@ -275,7 +274,8 @@ def test_stop_records_the_batch_in_hand_and_sends_no_other(settings: Settings) -
 
 def test_the_watch_writes_a_heartbeat_that_health_reads(settings: Settings) -> None:
     worker = _worker(settings, NOW)
-    heartbeat = Path(settings.env["OUTREACH_HEARTBEAT"])
+    heartbeat = settings.heartbeat
+    assert heartbeat is not None
     limit = timedelta(minutes=3)
     assert check_health(settings, limit)[1] == [
         f"no worker heartbeat at {heartbeat}: is the worker running?"
@@ -292,5 +292,7 @@ def test_the_watch_writes_a_heartbeat_that_health_reads(settings: Settings) -> N
     write_heartbeat(heartbeat, datetime.now(UTC) - timedelta(minutes=10))
     [stale] = check_health(settings, limit)[1]
     assert stale.startswith("worker heartbeat is ") and "is the worker running?" in stale
-    broken = replace(settings, database_url="sqlite:////nonexistent/folder/outreach.db")
+    broken = settings.model_copy(
+        update={"database_url": "sqlite:////nonexistent/folder/outreach.db"}
+    )
     assert check_health(broken, limit)[1][0].startswith("database: ")

@@ -15,15 +15,15 @@ from requests.adapters import BaseAdapter
 from sqlalchemy import select
 
 from outreach.app import App
-from outreach.campaign import load_schedule
+from outreach.campaign.loader import load_schedule
 from outreach.config import Settings
-from outreach.dispatch import Dispatcher
+from outreach.delivery.dispatch import Dispatcher
 from outreach.errors import DeliveryError, OutreachError
-from outreach.render import Renderer
+from outreach.messages import OutgoingPost
+from outreach.rendering.renderer import Renderer
 from outreach.store.db import open_database
 from outreach.store.schema import ledger
 from outreach.tokens import TokenSigner
-from outreach.transports.base import OutgoingPost
 from outreach.transports.outbox import OutboxEmailTransport
 from outreach.transports.x import ATTEMPTS, XPostTransport
 
@@ -90,7 +90,7 @@ class Clock:
 def x_transport(fake: FakeX, clock: Clock | None = None) -> XPostTransport:
     """The transport as `from_settings` builds it, with tweepy's session answered by `fake`."""
     clock = clock or Clock()
-    built = XPostTransport.from_settings(CREDENTIALS)
+    built = XPostTransport.from_settings(Settings.from_env(CREDENTIALS))
     transport = XPostTransport(
         built.client, now=lambda: clock.now, sleep=clock.sleep, base_delay=1.0
     )
@@ -168,7 +168,9 @@ def test_server_errors_are_retried_with_backoff_then_recorded() -> None:
 def test_missing_credentials_are_a_user_error_when_the_worker_starts(tmp_path: Path) -> None:
     with pytest.raises(OutreachError, match="X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET must be set"):
         XPostTransport.from_settings(
-            {"X_CONSUMER_KEY": "k", "X_CONSUMER_SECRET": "s", "X_ACCESS_TOKEN": ""}
+            Settings.from_env(
+                {"X_CONSUMER_KEY": "k", "X_CONSUMER_SECRET": "s", "X_ACCESS_TOKEN": ""}
+            )
         )
     settings = Settings.from_env({"OUTREACH_SOCIAL_TRANSPORT": "x", **CREDENTIALS})
     assert isinstance(App(settings).post_transport(lambda: NOW), XPostTransport)

@@ -16,11 +16,11 @@ from starlette.types import ASGIApp
 
 from outreach.app import App
 from outreach.config import Settings
+from outreach.messages import Channel
 from outreach.store import ledger
-from outreach.store.audience import EMAIL
 from outreach.store.people import import_supporters
 from outreach.store.schema import supporters, suppressions
-from outreach.supporters import parse_supporters
+from outreach.supporters.csvfile import parse_supporters
 
 REPO = Path(__file__).resolve().parents[2]
 SENT_AT = datetime(2018, 3, 2, 4, 0, tzinfo=UTC)  # the two-weeks-before reminder went out
@@ -29,14 +29,15 @@ SECRET = "a-test-secret-that-must-never-be-shown"
 
 def demo_app(database_url: str, tmp_path: Path, **env: str) -> App:
     """The demo campaign over a fresh store holding the 50 example supporters."""
-    settings = Settings(
-        database_url=database_url,
-        schedules=REPO / "schedules.yaml",
-        templates=REPO / "templates",
-        outbox=tmp_path / "outbox",
-        secret_key=SECRET,
-        sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
-        env=env,
+    settings = Settings.from_env(
+        {
+            "OUTREACH_DATABASE_URL": database_url,
+            "OUTREACH_SCHEDULES": str(REPO / "schedules.yaml"),
+            "OUTREACH_TEMPLATES": str(REPO / "templates"),
+            "OUTREACH_OUTBOX": str(tmp_path / "outbox"),
+            "OUTREACH_SECRET_KEY": SECRET,
+            **env,
+        }
     )
     app = App(settings)
     with (REPO / "examples" / "supporters.csv").open(encoding="utf-8-sig", newline="") as handle:
@@ -56,7 +57,7 @@ def supporter_id(app: App, email: str) -> int:
 
 def record_sent(app: App, campaign: str, reminder: str, ids: list[int]) -> None:
     """Put these occurrences in the ledger as sent, as a run does."""
-    batch, won = ledger.claim(app.engine, campaign, reminder, EMAIL, ids, SENT_AT)
+    batch, won = ledger.claim(app.engine, campaign, reminder, Channel.EMAIL, ids, SENT_AT)
     ledger.record(app.engine, batch, [ledger.Outcome(i, True) for i in won], SENT_AT)
 
 

@@ -8,10 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from outreach.campaign import load_schedule, parse_schedule
+from outreach.campaign.loader import load_schedule, parse_schedule
+from outreach.campaign.model import (
+    Audience,
+    Campaign,
+    Milestone,
+    Organization,
+    Reminder,
+    Target,
+    Text,
+)
+from outreach.campaign.values import parse_expires, parse_offset
 from outreach.errors import OutreachError, ProblemsError
-from outreach.model import Audience, Campaign, Milestone, Organization, Reminder, Target, Text
-from outreach.values import parse_expires, parse_offset
 
 FULL = """\
 organization:

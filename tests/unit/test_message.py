@@ -11,9 +11,8 @@ from email.message import EmailMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.message import BOUNDARY, wire_bytes
-from outreach.substitution import Skeleton
-from outreach.transports.base import OutgoingEmail
+from outreach.messages import OutgoingEmail, Skeleton
+from outreach.transports.mime import BOUNDARY, wire_bytes
 
 URL = "https://act.example.org/u/" + "t" * 120
 

@@ -6,10 +6,19 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
+from outreach.campaign.model import (
+    Campaign,
+    Milestone,
+    Organization,
+    Reminder,
+    Schedule,
+    Target,
+    Text,
+)
 from outreach.errors import Problem
-from outreach.model import Campaign, Milestone, Organization, Reminder, Schedule, Target, Text
-from outreach.posts import check_templates, fits_on_x, mentions, share_links, weighted_length
-from outreach.render import Renderer
+from outreach.rendering.checks import check_templates
+from outreach.rendering.renderer import Renderer
+from outreach.rendering.social import fits_on_x, mentions, share_links, weighted_length
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 ORGANIZATION = Organization(

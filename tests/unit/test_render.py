@@ -9,8 +9,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from outreach.errors import OutreachError, ProblemsError
-from outreach.model import (
+from outreach.campaign.model import (
     Campaign,
     Milestone,
     Organization,
@@ -20,8 +19,11 @@ from outreach.model import (
     Target,
     Text,
 )
-from outreach.posts import share_links
-from outreach.render import RenderedEmail, Renderer, mailto
+from outreach.errors import OutreachError, ProblemsError
+from outreach.rendering.environment import mailto
+from outreach.rendering.renderer import Renderer
+from outreach.rendering.social import share_links
+from outreach.rendering.views import RenderedEmail
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 ORGANIZATION = Organization(

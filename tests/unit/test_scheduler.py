@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from outreach.campaign import load_schedule
-from outreach.model import Audience
-from outreach.scheduler import JOB_DEFAULTS, WorkerClock, fire_instants, fire_job_id
+from outreach.campaign.loader import load_schedule
+from outreach.campaign.model import Audience
 from outreach.timeline import Send, queued_send, reminder_sends
+from outreach.worker.scheduler import JOB_DEFAULTS, WorkerClock, fire_instants, fire_job_id
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEDULE = load_schedule(REPO / "schedules.yaml")

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from outreach.campaign import load_schedule
-from outreach.compose import Composer
-from outreach.model import Schedule
-from outreach.posts import per_recipient_notes
-from outreach.render import Renderer
+from outreach.campaign.loader import load_schedule
+from outreach.campaign.model import Schedule
+from outreach.delivery.compose import Composer
+from outreach.messages import OutgoingEmail
+from outreach.rendering.checks import per_recipient_notes
+from outreach.rendering.renderer import Renderer
 from outreach.store.people import supporter_from_row
 from outreach.timeline import Send, reminder_sends
 from outreach.tokens import TokenSigner
-from outreach.transports.base import OutgoingEmail
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLIC_URL = "https://act.example.org"

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from outreach.errors import OutreachError
-from outreach.regions import ZONES, timezone_for_region
-from outreach.supporters import (
+from outreach.supporters.csvfile import (
     EXPORT_COLUMNS,
     RejectedRow,
     SupporterRecord,
@@ -19,6 +18,7 @@ from outreach.supporters import (
     format_tags,
     parse_supporters,
 )
+from outreach.supporters.regions import ZONES, timezone_for_region
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "supporters.csv"
 

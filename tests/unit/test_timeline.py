@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from outreach.model import Audience, Campaign, Milestone, Organization, Reminder, Schedule, Text
+from outreach.campaign.model import (
+    Audience,
+    Campaign,
+    Milestone,
+    Organization,
+    Reminder,
+    Schedule,
+    Text,
+)
 from outreach.timeline import (
     Send,
     due_zones,

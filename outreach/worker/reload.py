@@ -10,15 +10,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from outreach.app import template_names_in
-from outreach.campaign import load_schedule
+from outreach.campaign.loader import load_schedule
+from outreach.campaign.model import Schedule
 from outreach.config import Settings
 from outreach.errors import OutreachError, ProblemsError
-from outreach.model import Schedule
-from outreach.posts import check_templates
-from outreach.render import Renderer
+from outreach.rendering.checks import check_templates
+from outreach.rendering.renderer import Renderer
+from outreach.rendering.templates import template_names_in
 
-log = logging.getLogger("outreach.reload")
+log = logging.getLogger("outreach.worker.reload")
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 

@@ -17,15 +17,15 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from outreach.compose import Composer, Group
+from outreach.campaign.model import Audience, Schedule
+from outreach.delivery.compose import Composer, Group
+from outreach.delivery.parallel import Helpers, ShardCounter, StopFlag
 from outreach.errors import DeliveryError
-from outreach.model import Audience, Schedule
-from outreach.parallel import Helpers, ShardCounter, StopFlag
-from outreach.render import Renderer
+from outreach.messages import ORGANIZATION, Channel, OutgoingEmail, OutgoingPost
+from outreach.rendering.renderer import Renderer
 from outreach.store import ledger
 from outreach.store import queue as queue_store
 from outreach.store.audience import (
-    EMAIL,
     Selection,
     Shard,
     count_due,
@@ -34,21 +34,11 @@ from outreach.store.audience import (
     zones_in_use,
 )
 from outreach.store.feedback import paused_campaigns
-from outreach.store.schema import ORGANIZATION
 from outreach.timeline import Send, due_zones, queued_send, reminder_sends, zones_ahead
 from outreach.tokens import TokenSigner
-from outreach.transports.base import (
-    EmailTransport,
-    OutgoingEmail,
-    OutgoingPost,
-    PartialDelivery,
-    PostTransport,
-)
+from outreach.transports.base import EmailTransport, PartialDelivery, PostTransport
 
-log = logging.getLogger("outreach.dispatch")
-
-POST = "x"
-"""Ledger channel of the organization's own posts (drafted by the outbox, posted on X)."""
+log = logging.getLogger("outreach.delivery.dispatch")
 
 EMAILS_PER_PROCESS = 1000
 """A send shares out across processes only when each gets at least this many emails."""
@@ -233,7 +223,7 @@ class Dispatcher:
         """Send again what a crashed run claimed but never recorded, when the organizer asks."""
         report = RunReport(now=now, dry_run=False)
         sends = {(s.campaign.id, s.key): s for s in all_sends(self.schedule, self.engine)}
-        for uncertain in ledger.uncertain_batches(self.engine, channel=EMAIL):
+        for uncertain in ledger.uncertain_batches(self.engine, channel=Channel.EMAIL):
             send = sends.get((uncertain.campaign, uncertain.reminder))
             if send is None:
                 continue
@@ -392,7 +382,7 @@ class Dispatcher:
         group: Group,
     ) -> None:
         ids = [int(row["id"]) for row in rows]
-        batch, won = ledger.claim(self.engine, send.campaign.id, send.key, EMAIL, ids, now)
+        batch, won = ledger.claim(self.engine, send.campaign.id, send.key, Channel.EMAIL, ids, now)
         if not won:
             return
         try:
@@ -454,10 +444,10 @@ class Dispatcher:
             return False
         if dry_run:
             return not ledger.is_in_ledger(
-                self.engine, send.campaign.id, send.key, POST, ORGANIZATION
+                self.engine, send.campaign.id, send.key, Channel.POST, ORGANIZATION
             )
         batch, won = ledger.claim(
-            self.engine, send.campaign.id, send.key, POST, [ORGANIZATION], now
+            self.engine, send.campaign.id, send.key, Channel.POST, [ORGANIZATION], now
         )
         if not won:
             return False

@@ -31,9 +31,9 @@ from outreach.errors import DeliveryError, OutreachError
 from outreach.store.audience import Shard
 
 if TYPE_CHECKING:
-    from outreach.dispatch import ProgressReporter, SendReport
+    from outreach.delivery.dispatch import ProgressReporter, SendReport
 
-log = logging.getLogger("outreach.parallel")
+log = logging.getLogger("outreach.delivery.parallel")
 
 SHARDS_PER_PROCESS = 8
 """Enough shards that the processes finish close together."""

@@ -17,7 +17,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from outreach.reports import CampaignFeedback, PlannedSend, SendStatus, campaign_feedback
+from outreach.delivery.reports import CampaignFeedback, PlannedSend, SendStatus, campaign_feedback
 
 
 def out_console() -> Console:

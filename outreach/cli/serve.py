@@ -30,13 +30,13 @@ def serve(app: App, host: str, port: int) -> None:
     web = create_app(app)
     settings = app.settings
     click.echo(f"Unsubscribe links: {settings.public_url}/u/… (OUTREACH_PUBLIC_URL)")
-    if settings.sendgrid_webhook_public_key:
+    if settings.webhook_public_key:
         click.echo("SendGrid webhook: /webhooks/sendgrid, signatures verified")
-    elif settings.env.get("OUTREACH_WEBHOOK_INSECURE") == "1":
+    elif settings.webhook_insecure:
         click.echo("SendGrid webhook: /webhooks/sendgrid, UNSIGNED (OUTREACH_WEBHOOK_INSECURE=1)")
     else:
         click.echo("SendGrid webhook: off until SENDGRID_WEBHOOK_PUBLIC_KEY is set")
-    if not settings.env.get("OUTREACH_DASHBOARD_PASSWORD"):
+    if settings.dashboard_password is None:
         click.echo("Dashboard: off until OUTREACH_DASHBOARD_PASSWORD is set")
     uvicorn.run(web, host=host, port=port, access_log=False, server_header=False)
 

@@ -11,8 +11,7 @@ from typing import TypeVar
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from outreach.errors import OutreachError, Problem, ProblemsError
-from outreach.model import (
+from outreach.campaign.model import (
     DEFAULT_EXPIRES,
     Audience,
     Campaign,
@@ -23,7 +22,7 @@ from outreach.model import (
     Target,
     Text,
 )
-from outreach.values import (
+from outreach.campaign.values import (
     HANDLES,
     parse_clock,
     parse_email,
@@ -37,7 +36,8 @@ from outreach.values import (
     parse_url,
     parse_when,
 )
-from outreach.yamlnodes import NodeReader, compose, describe, line_of
+from outreach.campaign.yamlnodes import NodeReader, compose, describe, line_of
+from outreach.errors import OutreachError, Problem, ProblemsError
 
 T = TypeVar("T")
 

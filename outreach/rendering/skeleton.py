@@ -17,19 +17,16 @@ tag is made of); a supporter with any other value gets an email rendered for the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 from urllib.parse import quote
 
-from outreach.model import Supporter
+from outreach.campaign.model import Supporter
+from outreach.messages import TAG, Skeleton
 
 UNSUBSCRIBE_TAG = "-{{unsubscribe}}"
 """Stands for the supporter's unsubscribe token, inside the unsubscribe link."""
 
-_TAG = re.compile(r"-\{\{([a-z_]+)(?::(html|attr|url))?\}\}")
-_TAG_CUT = re.compile(r"-\{\{[a-z_]+(?::(?:html|attr|url))?\}\}")
-"""A tag, capturing nothing (to cut a part at its tags)."""
 _TEXT_MARKER = re.compile(r'-\{\{"([a-z_]+)\}\}|-%7B%7B%22([a-z_]+)%7D%7D')
 _HTML_MARKER = re.compile(r'-\{\{("|&quot;)([a-z_]+)\}\}|-%7B%7B%22([a-z_]+)%7D%7D')
 _UNSUBSCRIBE = "unsubscribe"
@@ -96,56 +93,13 @@ def stand_in(language: str, filled: Iterable[str]) -> StandIn:
     )
 
 
-class Tagged(NamedTuple):
-    """A text cut at its tags: `texts` has one more item than `tags`."""
-
-    texts: tuple[str, ...]
-    tags: tuple[str, ...]
-
-    def fill(self, values: Mapping[str, str]) -> str:
-        """The text with each tag's value in its place."""
-        pieces = [""] * (2 * len(self.tags) + 1)
-        pieces[::2] = self.texts
-        pieces[1::2] = [values[tag] for tag in self.tags]
-        return "".join(pieces)
-
-
-def tagged(text: str) -> Tagged:
-    """`text` cut at its tags, ready to be filled many times."""
-    return Tagged(tuple(_TAG_CUT.split(text)), tuple(_TAG_CUT.findall(text)))
-
-
-def has_tags(text: str) -> bool:
-    """Whether `text` holds a substitution tag."""
-    return _TAG_CUT.search(text) is not None
-
-
-class Skeleton:
-    """An email shared by a group of supporters, with a tag wherever one of them differs."""
-
-    __slots__ = ("_cuts", "_slots", "html", "language", "subject", "text")
-
-    def __init__(self, subject: str, text: str, html: str, language: str) -> None:
-        self.subject = subject
-        self.text = text
-        self.html = html
-        self.language = language
-        slots = {m[0]: (m[1], m[2]) for part in (subject, text, html) for m in _TAG.finditer(part)}
-        self._slots = tuple((tag, field, kind) for tag, (field, kind) in slots.items())
-        self._cuts = tuple(tagged(part) for part in (subject, text, html))
-
-    def values(self, supporter: Supporter, token: str) -> dict[str, str]:
-        """Each tag's value for `supporter`, whose unsubscribe token is `token`."""
-        values = {}
-        for tag, field, kind in self._slots:
-            raw = token if field == _UNSUBSCRIBE else getattr(supporter, field)
-            values[tag] = _ENCODINGS[kind](raw)
-        return values
-
-    def fill(self, values: Mapping[str, str]) -> tuple[str, str, str]:
-        """Subject, text and HTML with every tag replaced by its value."""
-        subject, text, html = (cut.fill(values) for cut in self._cuts)
-        return subject, text, html
+def skeleton_values(skeleton: Skeleton, supporter: Supporter, token: str) -> dict[str, str]:
+    """Each tag's value for `supporter`, whose unsubscribe token is `token`."""
+    values = {}
+    for tag, name, kind in skeleton.slots:
+        raw = token if name == _UNSUBSCRIBE else getattr(supporter, name)
+        values[tag] = _ENCODINGS[kind](raw)
+    return values
 
 
 def skeleton_of(subject: str, text: str, html: str, language: str) -> Skeleton | None:
@@ -157,7 +111,7 @@ def skeleton_of(subject: str, text: str, html: str, language: str) -> Skeleton |
     text = _TEXT_MARKER.sub(_text_tag, text)
     html = _HTML_MARKER.sub(_html_tag, html)
     for part in (subject, text, html):
-        if part.count("{{") != len(_TAG.findall(part)) or "%7B%7B" in part.upper():
+        if part.count("{{") != len(TAG.findall(part)) or "%7B%7B" in part.upper():
             return None
     return Skeleton(subject, text, html, language)
 

@@ -13,18 +13,19 @@ from datetime import timedelta
 import click
 
 from outreach.app import App
-from outreach.cli_queue import queue
-from outreach.cli_supporters import supporters
-from outreach.cli_web import campaign, serve
+from outreach.cli.output import RichProgress, err_console, out_console, plan_table, status_table
+from outreach.cli.queue import queue
+from outreach.cli.serve import campaign, serve
+from outreach.cli.supporters import supporters
 from outreach.clock import parse_now
 from outreach.config import Settings
-from outreach.console import RichProgress, err_console, out_console, plan_table, status_table
-from outreach.dispatch import RunReport, all_sends
+from outreach.delivery.dispatch import RunReport, all_sends
+from outreach.delivery.preview import preview_supporter
+from outreach.delivery.reports import plan as plan_sends
+from outreach.delivery.reports import status as send_status
 from outreach.errors import DeliveryError, OutreachError, ProblemsError
-from outreach.posts import check_templates, per_recipient_notes, share_links
-from outreach.preview import preview_supporter
-from outreach.reports import plan as plan_sends
-from outreach.reports import status as send_status
+from outreach.rendering.checks import check_templates, per_recipient_notes
+from outreach.rendering.social import share_links
 from outreach.store import ledger
 
 NOW_HELP = "Pretend it is this time (ISO 8601; a naive time is in the schedule's time zone)."
@@ -162,7 +163,7 @@ def run(
     if not once:
         if dry_run:
             raise OutreachError("--dry-run works with --once only")
-        from outreach.scheduler import run_forever
+        from outreach.worker.scheduler import run_forever
 
         run_forever(
             app, sweep_seconds=sweep_seconds, start=now_text, resend_uncertain=resend_uncertain
@@ -242,7 +243,7 @@ def status(app: App, campaign: str | None, now_text: str | None, as_json: bool) 
 @pass_app
 def health(app: App, max_age: int) -> None:
     """Check the database, the campaign and the worker's heartbeat (OUTREACH_HEARTBEAT)."""
-    from outreach.health import check_health
+    from outreach.worker.health import check_health
 
     fine, wrong = check_health(app.settings, timedelta(seconds=max_age))
     for line in fine:

@@ -13,7 +13,7 @@ from datetime import date
 from email_validator import EmailNotValidError, validate_email
 
 from outreach.errors import OutreachError
-from outreach.regions import in_canada, timezone_for_region
+from outreach.supporters.regions import in_canada, timezone_for_region
 
 COLUMNS = (
     "email",

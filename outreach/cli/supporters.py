@@ -12,10 +12,10 @@ import click
 from rich.progress import Progress
 
 from outreach.app import App
-from outreach.console import err_console
+from outreach.cli.output import err_console
 from outreach.errors import OutreachError
 from outreach.store.people import export_rows, find_supporter, import_supporters, suppress
-from outreach.supporters import EXPORT_COLUMNS, consent_lapsed, parse_supporters
+from outreach.supporters.csvfile import EXPORT_COLUMNS, consent_lapsed, parse_supporters
 
 pass_app = click.make_pass_decorator(App)
 

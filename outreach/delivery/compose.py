@@ -14,15 +14,22 @@ from collections.abc import Hashable, Mapping
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from outreach.model import Schedule, Supporter
-from outreach.render import RenderedEmail, Renderer
+from outreach.campaign.model import Schedule, Supporter
+from outreach.messages import OutgoingEmail, Skeleton
+from outreach.rendering.renderer import Renderer
+from outreach.rendering.skeleton import (
+    UNSUBSCRIBE_TAG,
+    plain,
+    skeleton_of,
+    skeleton_values,
+    stand_in,
+)
+from outreach.rendering.views import RenderedEmail
 from outreach.store.people import supporter_from_row
-from outreach.substitution import UNSUBSCRIBE_TAG, Skeleton, plain, skeleton_of, stand_in
 from outreach.timeline import Send
 from outreach.tokens import TokenSigner
-from outreach.transports.base import OutgoingEmail
 
-log = logging.getLogger("outreach.compose")
+log = logging.getLogger("outreach.delivery.compose")
 
 
 class Group(NamedTuple):
@@ -78,7 +85,7 @@ class Composer:
             subject, text, html = rendered.subject, rendered.text, rendered.html
             language = rendered.language
         else:
-            substitutions = skeleton.values(supporter, token)
+            substitutions = skeleton_values(skeleton, supporter, token)
             subject, text, html = skeleton.fill(substitutions)
             language = skeleton.language
         organization = self.schedule.organization

@@ -33,13 +33,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from outreach.app import App
 from outreach.clock import parse_now
-from outreach.dispatch import Dispatcher, all_sends
+from outreach.delivery.dispatch import Dispatcher, all_sends
 from outreach.errors import DeliveryError, OutreachError
-from outreach.health import heartbeat_path, write_heartbeat
-from outreach.reload import CampaignWatcher, describe
 from outreach.store import ledger
 from outreach.store.audience import zones_in_use
 from outreach.timeline import Send
+from outreach.worker.health import write_heartbeat
+from outreach.worker.reload import CampaignWatcher, describe
 
 SWEEP_SECONDS = 60
 WATCH_SECONDS = 5
@@ -312,7 +312,7 @@ def build_worker(app: App, clock: WorkerClock, *, sweep_seconds: int = SWEEP_SEC
         watcher,
         clock,
         sweep_seconds=sweep_seconds,
-        heartbeat=heartbeat_path(app.settings),
+        heartbeat=app.settings.heartbeat,
     )
 
 

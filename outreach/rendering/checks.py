@@ -1,4 +1,4 @@
-"""Suggested posts: X's weighted length, one-click share links, and the template checks.
+"""The template checks `outreach check` runs before anything is sent.
 
 `check_templates` renders every reminder's template, in every language it exists in, for a
 long-named sample supporter, and reports what would embarrass a campaign once sent: a post that
@@ -9,58 +9,18 @@ address or unsubscribe link, a template that does not render.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import replace
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING
 
+from outreach.campaign.model import Campaign, Reminder, Schedule, Supporter
 from outreach.errors import OutreachError, Problem, ProblemsError
-from outreach.model import Campaign, Reminder, Schedule, Supporter
+from outreach.rendering.social import X_LIMIT, mentions, weighted_length
 
 if TYPE_CHECKING:
-    from outreach.render import Renderer
-
-X_LIMIT = 280
-"""X's limit, in weighted characters (twitter-text v3: URLs 23, CJK and emoji 2)."""
-
-SHARE_URLS = {
-    "x": "https://x.com/intent/tweet?text=",
-    "bluesky": "https://bsky.app/intent/compose?text=",
-    "mastodon": "https://mastodonshare.com/?text=",
-}
+    from outreach.rendering.renderer import Renderer
 
 SAMPLE_UNSUBSCRIBE_URL = "https://example.org/u/SAMPLE-UNSUBSCRIBE-TOKEN"
-
-
-def weighted_length(text: str) -> int:
-    """The length X counts for `text`."""
-    return int(_parse_tweet(text).weightedLength)
-
-
-def fits_on_x(text: str) -> bool:
-    """Whether X accepts `text` as one post (not empty, at most 280 weighted characters)."""
-    return bool(_parse_tweet(text).valid)
-
-
-def _parse_tweet(text: str) -> Any:
-    """twitter-text's parse, imported on first use: the import takes half a second (it
-    compiles its patterns), which `outreach run` would pay for nothing."""
-    from twitter_text import parse_tweet
-
-    return parse_tweet(text)
-
-
-def mentions(text: str, handle: str) -> bool:
-    """Whether `text` mentions `@handle` (case-insensitive, not as part of a longer handle)."""
-    pattern = rf"(?<![\w@])@{re.escape(handle.lstrip('@'))}(?![\w@])"
-    return re.search(pattern, text, re.IGNORECASE) is not None
-
-
-def share_links(text: str) -> dict[str, str]:
-    """One-click links that open `text` ready to publish on X, Bluesky and Mastodon."""
-    quoted = quote(text, safe="")
-    return {network: base + quoted for network, base in SHARE_URLS.items()}
 
 
 def sample_supporter(language: str) -> Supporter:

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from sqlalchemy import Engine
 
+from outreach.campaign.model import Schedule, Supporter
 from outreach.errors import OutreachError
-from outreach.model import Schedule, Supporter
 from outreach.store.people import find_supporter
 
 SAMPLE = Supporter(

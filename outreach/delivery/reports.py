@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from outreach.model import Schedule
+from outreach.campaign.model import Schedule
+from outreach.messages import Channel
 from outreach.store import feedback, ledger
-from outreach.store.audience import EMAIL, Selection, count_audience, count_due, zones_in_use
+from outreach.store.audience import Selection, count_audience, count_due, zones_in_use
 from outreach.timeline import Send, upcoming
 
 
@@ -111,7 +112,7 @@ def status(
     with engine.connect() as conn:
         zones = zones_in_use(conn, schedule.timezone) or [schedule.timezone]
         for send in sends:
-            states = counts.get((send.campaign.id, send.key, EMAIL), {})
+            states = counts.get((send.campaign.id, send.key, Channel.EMAIL), {})
             events = reported.get((send.campaign.id, send.key), {})
             selection = Selection(send.audience, schedule.languages, schedule.timezone)
             audience = count_audience(conn, selection, now.date())

@@ -16,16 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from outreach.config import Settings
 from outreach.errors import OutreachError, ProblemsError
-from outreach.reload import load_checked
 from outreach.store.db import open_database
-
-HEARTBEAT_VARIABLE = "OUTREACH_HEARTBEAT"
-
-
-def heartbeat_path(settings: Settings) -> Path | None:
-    """Where the worker's heartbeat goes, if anywhere."""
-    value = settings.env.get(HEARTBEAT_VARIABLE, "").strip()
-    return Path(value) if value else None
+from outreach.worker.reload import load_checked
 
 
 def write_heartbeat(path: Path, now: datetime) -> None:
@@ -70,9 +62,9 @@ def check_health(settings: Settings, max_age: timedelta) -> tuple[list[str], lis
         wrong.append(f"{settings.schedules}: {problems} (see `outreach check`)")
     except OutreachError as exc:
         wrong.append(str(exc))
-    path = heartbeat_path(settings)
+    path = settings.heartbeat
     if path is None:
-        fine.append(f"worker heartbeat: not checked ({HEARTBEAT_VARIABLE} is not set)")
+        fine.append("worker heartbeat: not checked (OUTREACH_HEARTBEAT is not set)")
         return fine, wrong
     try:
         age = heartbeat_age(path, datetime.now(UTC))

@@ -27,8 +27,7 @@ from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 
-from outreach.substitution import Tagged, has_tags, tagged
-from outreach.transports.base import OutgoingEmail
+from outreach.messages import OutgoingEmail, Tagged, has_tags, tagged
 
 CRLF = "\r\n"
 MAX_LINE = 998

@@ -1,0 +1,1 @@
+"""Rendering: templates compiled once, each supporter's email and post, and the template checks."""

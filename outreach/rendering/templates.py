@@ -1,0 +1,213 @@
+"""The templates folder, compiled once: each `<template>.<language>.j2` with its layouts.
+
+`templates/<template>.<language>.j2` defines blocks: `subject`, `text` (required), `html`,
+`post`, `announcement`. Files whose names start with `_` are layouts. Every file is compiled
+in two environments: plain text (no escaping) and HTML (autoescaped). A block is rendered on
+its own through the file's chain of layouts, so `{% extends %}` and `super()` work without
+rendering the whole file for each block.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, Template, TemplateSyntaxError, meta, nodes
+from jinja2.runtime import Context
+
+from outreach.errors import OutreachError, Problem, ProblemsError
+from outreach.rendering.analysis import Personalization, analyse
+from outreach.rendering.environment import template_environment
+
+Blocks = dict[str, list[Callable[[Context], Iterator[str]]]]
+
+_FILE_NAME = re.compile(r"(?P<template>[^._/][^./]*)\.(?P<language>[A-Za-z]{2,3}([-_]\w+)?)\.j2")
+_POST_CONTEXT = frozenset(
+    {"campaign", "milestone", "target", "targets", "organization", "language"}
+)
+_SUPPORTER_KEYS = frozenset(
+    {"first_name", "last_name", "name", "email", "city", "region", "language"}
+)
+
+
+def template_names_in(folder: Path) -> frozenset[str]:
+    """Template names found as `<name>.<language>.j2` (files starting with `_` are layouts)."""
+    if not folder.is_dir():
+        raise OutreachError(f"{folder}: template folder not found (set OUTREACH_TEMPLATES)")
+    return frozenset(
+        path.name.split(".", 1)[0]
+        for path in folder.glob("*.*.j2")
+        if not path.name.startswith("_")
+    )
+
+
+@dataclass(frozen=True)
+class CompiledFile:
+    """One language file of a template, compiled in both environments."""
+
+    file: str
+    language: str
+    plain: Template
+    html: Template
+    plain_blocks: Blocks
+    html_blocks: Blocks
+    lines: Mapping[str, int]
+    post_reads: tuple[str, ...] | None
+    """The supporter fields the post block reads; None when it may read more (not cached)."""
+    personalization: Personalization
+    """How the email depends on the supporter: shared by many, or rendered for each."""
+
+
+def block_context(template: Template, blocks: Blocks, variables: dict[str, Any]) -> Context:
+    """A render context whose blocks are those of `template` and of its layouts."""
+    context = template.new_context(variables)
+    context.blocks = blocks
+    return context
+
+
+class TemplateSet:
+    """Every template of a folder, compiled; raises ProblemsError listing every broken file."""
+
+    def __init__(self, templates_dir: Path, label: str) -> None:
+        self.label = label
+        self.plain = template_environment(templates_dir, autoescape=False)
+        self.html = template_environment(templates_dir, autoescape=True)
+        self.filenames: dict[str, str] = {}
+        """Compiled code's file name → the template file it came from (to locate errors)."""
+        self.files = self._compile(templates_dir)
+        """Template name → language → compiled file."""
+
+    def _compile(self, templates_dir: Path) -> dict[str, dict[str, CompiledFile]]:
+        """Compile every file of `templates_dir`."""
+        if not templates_dir.is_dir():
+            raise OutreachError(f"{self.label}: template folder not found")
+        problems: list[Problem] = []
+        trees: dict[str, nodes.Template] = {}
+        paths = sorted(templates_dir.rglob("*.j2"))
+        for path in paths:
+            name = path.relative_to(templates_dir).as_posix()
+            try:
+                source = path.read_text(encoding="utf-8")
+                trees[name] = self.plain.parse(source, name, str(path))
+                for environment in (self.plain, self.html):
+                    self.filenames[str(environment.get_template(name).filename)] = name
+            except TemplateSyntaxError as exc:
+                problems.append(Problem(f"{self.label}/{name}", exc.lineno, exc.message or ""))
+            except UnicodeDecodeError:
+                problems.append(Problem(f"{self.label}/{name}", 1, "not UTF-8 text"))
+        names = {path.relative_to(templates_dir).as_posix() for path in paths}
+        parents = self._parents(trees, names, problems)
+        templates: dict[str, dict[str, CompiledFile]] = {}
+        for name in trees:
+            if name.startswith("_") or "/" in name:
+                continue
+            match = _FILE_NAME.fullmatch(name)
+            chain = self._chain(name, parents, problems)
+            if match is None:
+                message = (
+                    "name templates NAME.LANGUAGE.j2 (like letter-reminder.en.j2), layouts _NAME"
+                )
+                problems.append(Problem(f"{self.label}/{name}", 1, message))
+            elif chain:
+                compiled = self._compiled(name, match["language"], chain, trees)
+                templates.setdefault(match["template"], {})[match["language"]] = compiled
+        if problems:
+            raise ProblemsError(problems)
+        return templates
+
+    def _parents(
+        self, trees: Mapping[str, nodes.Template], names: set[str], problems: list[Problem]
+    ) -> dict[str, str]:
+        """The layout each file extends, for those that extend one (among `names`)."""
+        parents = {}
+        for name, tree in trees.items():
+            extends = list(tree.find_all(nodes.Extends))
+            if not extends:
+                continue
+            node = extends[0]
+            parent = node.template.value if isinstance(node.template, nodes.Const) else None
+            if len(extends) > 1 or node not in tree.body or not isinstance(parent, str):
+                message = 'extend one layout, once, at the top level: {% extends "_layout.j2" %}'
+                problems.append(Problem(f"{self.label}/{name}", node.lineno, message))
+            elif parent not in names:
+                message = f"extends '{parent}', which is not in {self.label}"
+                problems.append(Problem(f"{self.label}/{name}", node.lineno, message))
+            elif parent in trees:  # else the layout's own problem is reported
+                parents[name] = parent
+        return parents
+
+    def _chain(self, name: str, parents: Mapping[str, str], problems: list[Problem]) -> list[str]:
+        """`name` and the layouts it extends, nearest first; [] if they extend each other."""
+        chain = [name]
+        while (parent := parents.get(chain[-1])) is not None:
+            if parent in chain:
+                loop = " → ".join([*chain, parent])
+                problems.append(
+                    Problem(f"{self.label}/{name}", 1, f"layouts extend in a loop: {loop}")
+                )
+                return []
+            chain.append(parent)
+        return chain
+
+    def _compiled(
+        self, name: str, language: str, chain: list[str], trees: Mapping[str, nodes.Template]
+    ) -> CompiledFile:
+        """The compiled form of template file `name`, extending the layouts in `chain`."""
+        plain = [self.plain.get_template(file) for file in chain]
+        html = [self.html.get_template(file) for file in chain]
+        lines = {block.name: block.lineno for block in trees[name].find_all(nodes.Block)}
+        post_reads = _supporter_reads(self.plain, [trees[file] for file in chain], "post")
+        personalization = analyse({file: trees[file] for file in chain})
+        if post_reads is None or not set(post_reads) <= {"language"}:
+            reason = f"{name}:{lines.get('post', 1)}: the suggested post reads supporter data"
+            personalization = Personalization(reason=personalization.reason or reason)
+        elif post_reads:
+            personalization = replace(personalization, by_language=True)
+        return CompiledFile(
+            name,
+            language,
+            plain[0],
+            html[0],
+            _blocks(plain),
+            _blocks(html),
+            lines,
+            post_reads,
+            personalization,
+        )
+
+
+def _blocks(chain: Sequence[Template]) -> Blocks:
+    """Every block of a template and its layouts, the template's own first (as `extends` does)."""
+    blocks: Blocks = {}
+    for template in chain:
+        for name, function in template.blocks.items():
+            blocks.setdefault(name, []).append(function)
+    return blocks
+
+
+def _supporter_reads(
+    environment: Environment, trees: Sequence[nodes.Template], block: str
+) -> tuple[str, ...] | None:
+    """The supporter fields `block` reads, or None when it may read anything else of them."""
+    node = next((b for tree in trees for b in tree.find_all(nodes.Block) if b.name == block), None)
+    if node is None:
+        return ()
+    opaque = (nodes.Call, nodes.Include, nodes.Import, nodes.FromImport, nodes.Block)
+    if any(True for _ in node.find_all(opaque)):
+        return None
+    body = nodes.Template(node.body, lineno=node.lineno)
+    body.set_environment(environment)
+    if not meta.find_undeclared_variables(body) <= _POST_CONTEXT | {"supporter"}:
+        return None
+    uses = [n for n in node.find_all(nodes.Name) if n.name == "supporter" and n.ctx == "load"]
+    reads = [
+        n.attr
+        for n in node.find_all(nodes.Getattr)
+        if isinstance(n.node, nodes.Name) and n.node.name == "supporter"
+    ]
+    if len(reads) != len(uses) or not set(reads) <= _SUPPORTER_KEYS:
+        return None
+    return tuple(sorted(set(reads)))

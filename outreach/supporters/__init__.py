@@ -1,0 +1,1 @@
+"""Supporters as organizations hold them: CSV rows, consent, addresses, regions."""

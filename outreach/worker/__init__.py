@@ -1,0 +1,1 @@
+"""The long-running worker: the clock (APScheduler), campaign reloads, health."""
