@@ -13,6 +13,7 @@ from datetime import timedelta
 import click
 
 from outreach.app import App
+from outreach.cli_db import db
 from outreach.cli_queue import queue
 from outreach.cli_supporters import supporters
 from outreach.cli_web import campaign, serve
@@ -255,6 +256,7 @@ cli.add_command(supporters)
 cli.add_command(queue)
 cli.add_command(serve)
 cli.add_command(campaign)
+cli.add_command(db)
 
 
 def main() -> None:
