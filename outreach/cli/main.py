@@ -13,6 +13,7 @@ from datetime import timedelta
 import click
 
 from outreach.app import App
+from outreach.cli.db import db
 from outreach.cli.output import RichProgress, err_console, out_console, plan_table, status_table
 from outreach.cli.queue import queue
 from outreach.cli.serve import campaign, serve
@@ -256,6 +257,7 @@ cli.add_command(supporters)
 cli.add_command(queue)
 cli.add_command(serve)
 cli.add_command(campaign)
+cli.add_command(db)
 
 
 def main() -> None:

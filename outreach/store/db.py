@@ -1,4 +1,4 @@
-"""Opening the database: engine, SQLite pragmas, tables created on first use."""
+"""Opening the database: engine, SQLite pragmas, the schema made or checked on first use."""
 
 from __future__ import annotations
 
@@ -9,11 +9,23 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 
 from outreach.errors import OutreachError
-from outreach.store.schema import metadata, settings
+from outreach.store.schema import settings
+from outreach.store.versions import ensure_current
 
 
 def open_database(url: str) -> Engine:
-    """An engine for `url` with every table in place; a clear error if it cannot connect."""
+    """An engine for `url` with the schema at the head revision (made in a fresh database);
+    a clear one-line error if it cannot connect or its schema needs `outreach db upgrade`."""
+    engine = connect(url)
+    try:
+        ensure_current(engine)
+    except OperationalError as exc:
+        raise OutreachError(f"cannot open the database: {exc.orig}") from None
+    return engine
+
+
+def connect(url: str) -> Engine:
+    """An engine for `url`, its schema as it is."""
     try:
         engine = create_engine(url, future=True)
     except (ArgumentError, NoSuchModuleError) as exc:
@@ -22,10 +34,6 @@ def open_database(url: str) -> Engine:
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        metadata.create_all(engine)
-    except OperationalError as exc:
-        raise OutreachError(f"cannot open the database: {exc.orig}") from None
     return engine
 
 

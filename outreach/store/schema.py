@@ -1,4 +1,5 @@
-"""Table definitions, created on first use."""
+"""Table definitions: the head of the migrations (`store/migrations/`), made at once in a
+fresh database."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -65,6 +67,7 @@ supporters = Table(
     Column("fields", Text, nullable=False, default="{}"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("consent IN ('express', 'implied')", name="ck_supporters_consent"),
 )
 Index("ix_supporters_timezone", supporters.c.timezone)
 # One supporter per address, whatever the letter case it was typed in.
@@ -89,14 +92,28 @@ ledger = Table(
     Column("channel", String(20), nullable=False),
     Column("state", String(20), nullable=False),
     Column("batch", String(40), nullable=False),
-    Column("owner", String(300), nullable=False, default=""),  # host:pid:start, store/owner.py
+    Column("owner", String(300), nullable=False, default=""),  # workers.id, store/owner.py
     Column("claimed_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime, nullable=True),
     Column("detail", Text, nullable=False, default=""),
     UniqueConstraint("campaign", "reminder", "supporter_id", "channel", name="uq_ledger_key"),
+    CheckConstraint("state IN ('claimed', 'sent', 'failed')", name="ck_ledger_state"),
 )
 Index("ix_ledger_batch", ledger.c.batch)
 Index("ix_ledger_state", ledger.c.campaign, ledger.c.reminder, ledger.c.state)
+_IN_FLIGHT = ledger.c.state == "claimed"
+Index("ix_ledger_claimed", ledger.c.owner, postgresql_where=_IN_FLIGHT, sqlite_where=_IN_FLIGHT)
+
+# Running workers: a claim is in flight while its owner's lease has not expired (owner.py).
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("host", String(255), nullable=False),  # for people reading the table
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),  # by the database's clock
+)
 
 queue = Table(
     "queue",

@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic), run by `outreach db upgrade`; see `store/versions.py`."""
