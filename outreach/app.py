@@ -12,7 +12,9 @@ from sqlalchemy import Engine
 from outreach.campaign.loader import load_schedule
 from outreach.campaign.model import Schedule
 from outreach.config import Settings
-from outreach.delivery.dispatch import Dispatcher, ProgressReporter
+from outreach.delivery.dispatch import Dispatcher
+from outreach.delivery.parallel import StopFlag
+from outreach.delivery.results import ProgressReporter
 from outreach.errors import OutreachError
 from outreach.rendering.renderer import Renderer
 from outreach.rendering.templates import template_names_in
@@ -88,6 +90,7 @@ class App:
         progress: ProgressReporter | None = None,
         *,
         campaign: tuple[Schedule, Renderer] | None = None,
+        stop_flag: StopFlag | None = None,
     ) -> Dispatcher:
         """A dispatcher over the configured store and transports (and `campaign`, when given,
         instead of the campaign file as it is now)."""
@@ -106,6 +109,7 @@ class App:
                 open_database(self.settings.database_url),
                 self.email_transport(clock),
             ),
+            stop_flag=stop_flag,
         )
 
     def _processes(self) -> int:

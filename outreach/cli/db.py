@@ -6,11 +6,10 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from outreach.app import App
+from outreach.cli.context import pass_app
 from outreach.errors import OutreachError
 from outreach.store import versions
 from outreach.store.db import connect
-
-pass_app = click.make_pass_decorator(App)
 
 
 @click.group()

@@ -12,13 +12,12 @@ import click
 from outreach.app import App
 from outreach.campaign.model import Campaign, Milestone
 from outreach.campaign.values import parse_expires, parse_language, parse_region
+from outreach.cli.context import pass_app
 from outreach.clock import parse_datetime, parse_now
 from outreach.delivery.preview import SAMPLE
 from outreach.errors import OutreachError
 from outreach.store import queue as queue_store
 from outreach.timeline import next_milestone
-
-pass_app = click.make_pass_decorator(App)
 
 
 @click.group()

@@ -1,17 +1,15 @@
-"""`outreach serve` (the web app) and `outreach campaign pause|resume`."""
+"""`outreach serve`: the web app (unsubscribe links, the SendGrid webhook, the dashboard)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 import click
+import uvicorn
 
 from outreach.app import App
-from outreach.errors import OutreachError
-from outreach.store.feedback import pause, paused_campaigns, resume
-
-pass_app = click.make_pass_decorator(App)
+from outreach.cli.context import pass_app
+from outreach.web.app import create_app
 
 
 @click.command()
@@ -22,10 +20,6 @@ pass_app = click.make_pass_decorator(App)
 @pass_app
 def serve(app: App, host: str, port: int) -> None:
     """The web app: unsubscribe links, SendGrid webhook, organizer dashboard."""
-    import uvicorn
-
-    from outreach.web.app import create_app
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     web = create_app(app)
     settings = app.settings
@@ -39,37 +33,3 @@ def serve(app: App, host: str, port: int) -> None:
     if settings.dashboard_password is None:
         click.echo("Dashboard: off until OUTREACH_DASHBOARD_PASSWORD is set")
     uvicorn.run(web, host=host, port=port, access_log=False, server_header=False)
-
-
-@click.group()
-def campaign() -> None:
-    """Pause and resume a campaign's sending."""
-
-
-def _known(app: App, name: str) -> str:
-    if name not in app.schedule.campaigns:
-        raise OutreachError(f"no campaign '{name}' in {app.settings.schedules}")
-    return name
-
-
-@campaign.command("pause")
-@click.argument("name", metavar="CAMPAIGN")
-@click.option("--reason", default="paused by an organizer", show_default=True)
-@pass_app
-def pause_command(app: App, name: str, reason: str) -> None:
-    """Stop sending a campaign's emails until it is resumed."""
-    if pause(app.engine, _known(app, name), reason, datetime.now(UTC)):
-        click.echo(f"{name} paused; resume with `outreach campaign resume {name}`")
-    else:
-        click.echo(f"{name} was already paused: {paused_campaigns(app.engine).get(name, '')}")
-
-
-@campaign.command("resume")
-@click.argument("name", metavar="CAMPAIGN")
-@pass_app
-def resume_command(app: App, name: str) -> None:
-    """Send a paused campaign's emails again (what was due while paused goes out if not expired)."""
-    if resume(app.engine, _known(app, name)):
-        click.echo(f"{name} resumed")
-    else:
-        click.echo(f"{name} was not paused")

@@ -12,12 +12,11 @@ import click
 from rich.progress import Progress
 
 from outreach.app import App
+from outreach.cli.context import pass_app
 from outreach.cli.output import err_console
 from outreach.errors import OutreachError
 from outreach.store.people import export_rows, find_supporter, import_supporters, suppress
 from outreach.supporters.csvfile import EXPORT_COLUMNS, consent_lapsed, parse_supporters
-
-pass_app = click.make_pass_decorator(App)
 
 
 @click.group()

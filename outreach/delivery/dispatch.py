@@ -9,22 +9,22 @@ outcome after, so a second run, or a second worker, never sends anything twice.
 from __future__ import annotations
 
 import logging
-import time as clock
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from time import monotonic
+from typing import Any
 
 from sqlalchemy import Engine
 
-from outreach.campaign.model import Audience, Schedule
+from outreach.campaign.model import Schedule
 from outreach.delivery.compose import Composer, Group
 from outreach.delivery.parallel import Helpers, ShardCounter, StopFlag
+from outreach.delivery.results import ProgressReporter, RunReport, SendReport, Silent
+from outreach.delivery.sends import all_sends
 from outreach.errors import DeliveryError
 from outreach.messages import ORGANIZATION, Channel, OutgoingEmail, OutgoingPost
 from outreach.rendering.renderer import Renderer
 from outreach.store import ledger
-from outreach.store import queue as queue_store
 from outreach.store.audience import (
     Selection,
     Shard,
@@ -34,7 +34,7 @@ from outreach.store.audience import (
     zones_in_use,
 )
 from outreach.store.feedback import paused_campaigns
-from outreach.timeline import Send, due_zones, queued_send, reminder_sends, zones_ahead
+from outreach.timeline import Send, due_zones, zones_ahead
 from outreach.tokens import TokenSigner
 from outreach.transports.base import EmailTransport, PartialDelivery, PostTransport
 
@@ -45,77 +45,6 @@ EMAILS_PER_PROCESS = 1000
 
 HelperParts = Callable[[], tuple[Engine, EmailTransport]]
 """Opens, in a helper process, its own database connections and email transport."""
-
-
-class ProgressReporter(Protocol):
-    """Where dispatch says how far along it is."""
-
-    def start(self, label: str, total: int) -> None:
-        """A send begins with `total` emails to go."""
-
-    def advance(self, count: int) -> None:
-        """`count` more emails were handled."""
-
-
-class _Silent:
-    def start(self, label: str, total: int) -> None:
-        pass
-
-    def advance(self, count: int) -> None:
-        pass
-
-
-@dataclass
-class SendReport:
-    """What one run did for one send."""
-
-    campaign: str
-    reminder: str
-    sent: int = 0
-    scheduled: int = 0
-    """Of `sent`, how many the provider holds until their time (`send_at`)."""
-    failed: int = 0
-    announced: bool = False
-    seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunReport:
-    """What one run did."""
-
-    now: datetime
-    dry_run: bool
-    sends: list[SendReport] = field(default_factory=list)
-
-    @property
-    def sent(self) -> int:
-        """Emails accepted (or, in a dry run, that would be sent)."""
-        return sum(s.sent for s in self.sends)
-
-    @property
-    def failed(self) -> int:
-        """Emails a transport refused."""
-        return sum(s.failed for s in self.sends)
-
-
-def all_sends(schedule: Schedule, engine: Engine) -> Iterator[Send]:
-    """The schedule's reminders, then the pending queued reminders of known campaigns."""
-    yield from reminder_sends(schedule)
-    for queued in queue_store.listing(engine, states=(queue_store.PENDING,)):
-        campaign = schedule.campaigns.get(queued.campaign)
-        if campaign is None:
-            continue
-        yield queued_send(
-            campaign,
-            queued.id,
-            queued.template,
-            campaign.milestones.get(queued.milestone or ""),
-            queued.at,
-            queued.targets,
-            Audience(queued.tags, queued.languages, queued.regions),
-            queued.expires,
-        )
 
 
 class Dispatcher:
@@ -135,7 +64,9 @@ class Dispatcher:
         progress: ProgressReporter | None = None,
         processes: int = 1,
         helper_parts: HelperParts | None = None,
+        stop_flag: StopFlag | None = None,
     ) -> None:
+        """`stop_flag` is the worker's, when a worker runs this dispatcher (else its own)."""
         self.engine = engine
         self.schedule = schedule
         self.renderer = renderer
@@ -146,14 +77,17 @@ class Dispatcher:
         self.chunk_size = chunk_size or email_transport.batch_size
         self.processes = processes if helper_parts is not None else 1
         self.helper_parts = helper_parts
-        self._stopping = StopFlag()
+        self._stopping = stop_flag or StopFlag()
         self._helpers: Helpers | None = None
-        self.progress = progress or _Silent()
+        self.progress = progress or Silent()
         self.composer = Composer(schedule, renderer, signer, public_url)
 
-    def with_campaign(self, schedule: Schedule, renderer: Renderer) -> Dispatcher:
-        """A dispatcher like this one (same store, transports and signer) for a new campaign."""
-        return self._like(schedule=schedule, renderer=renderer)
+    def use_campaign(self, schedule: Schedule, renderer: Renderer) -> None:
+        """Send the edited campaign from the next batch on (the worker's reload): the store,
+        transports and stop flag stay as they are."""
+        self.schedule = schedule
+        self.renderer = renderer
+        self.composer = Composer(schedule, renderer, self.signer, self.public_url)
 
     def _like(self, **changes: Any) -> Dispatcher:
         """A new dispatcher with this one's parts, but for `changes`."""
@@ -204,7 +138,7 @@ class Dispatcher:
             if send.campaign.id in paused:
                 continue
             send_report = SendReport(send.campaign.id, send.key)
-            started = clock.monotonic()
+            started = monotonic()
             if send.announce and send.is_due(self.schedule.timezone, now):
                 send_report.announced = self._announce(send, now, dry_run)
             due = due_zones(send, zones, now)
@@ -214,7 +148,7 @@ class Dispatcher:
             if ahead:  # handed over now, held by the provider until their time
                 last = max(send.fires_at(zone) for zone in ahead)
                 self._send_emails(send, ahead, now, dry_run, send_report, last.date())
-            send_report.seconds = clock.monotonic() - started
+            send_report.seconds = monotonic() - started
             if send_report.sent or send_report.failed or send_report.announced:
                 report.sends.append(send_report)
         return report
@@ -228,11 +162,11 @@ class Dispatcher:
             if send is None:
                 continue
             send_report = SendReport(send.campaign.id, send.key)
-            started = clock.monotonic()
+            started = monotonic()
             batch = ledger.take_over(self.engine, uncertain.batch)
             rows = rows_by_id(self.engine, uncertain.supporter_ids, self.schedule.timezone)
             self._hand_over(batch, [self.compose(send, row) for row in rows], now, send_report)
-            send_report.seconds = clock.monotonic() - started
+            send_report.seconds = monotonic() - started
             report.sends.append(send_report)
         return report
 
@@ -397,7 +331,7 @@ class Dispatcher:
     def _hand_over(
         self, batch: str, emails: Sequence[OutgoingEmail], now: datetime, report: SendReport
     ) -> None:
-        started = clock.monotonic()
+        started = monotonic()
         try:
             outcomes = self.email_transport.send(emails)
         except PartialDelivery as exc:
@@ -423,7 +357,7 @@ class Dispatcher:
             self.email_transport.name,
             sent,
             len(outcomes) - sent,
-            clock.monotonic() - started,
+            monotonic() - started,
         )
 
     def compose(self, send: Send, row: Mapping[str, Any]) -> OutgoingEmail:

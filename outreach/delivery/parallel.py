@@ -25,13 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from outreach.delivery.results import ProgressReporter, SendReport
 from outreach.errors import DeliveryError, OutreachError
 from outreach.store.audience import Shard
-
-if TYPE_CHECKING:
-    from outreach.delivery.dispatch import ProgressReporter, SendReport
 
 log = logging.getLogger("outreach.delivery.parallel")
 

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from outreach.app import App
-from outreach.delivery.dispatch import all_sends
 from outreach.delivery.reports import STATUS_COLUMNS, SendStatus, status
+from outreach.delivery.sends import all_sends
 from outreach.store.feedback import paused_campaigns
 from outreach.web.pages import Pages
 

@@ -33,7 +33,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from outreach.app import App
 from outreach.clock import parse_now
-from outreach.delivery.dispatch import Dispatcher, all_sends
+from outreach.delivery.dispatch import Dispatcher
+from outreach.delivery.parallel import StopFlag
+from outreach.delivery.sends import all_sends
 from outreach.errors import DeliveryError, OutreachError
 from outreach.store import ledger
 from outreach.store.audience import zones_in_use
@@ -167,9 +169,7 @@ class Worker:
             loaded = self.watcher.poll(force=force)
             if loaded is None:
                 return False
-            self.dispatcher = self.dispatcher.with_campaign(*loaded)
-            if self._stopping.is_set():
-                self.dispatcher.stop()
+            self.dispatcher.use_campaign(*loaded)
         log.info("reloaded %s", describe(loaded[0], self.watcher.settings.schedules))
         self.refresh_fire_jobs()
         return True
@@ -306,7 +306,7 @@ def configure_logging() -> None:
 def build_worker(app: App, clock: WorkerClock, *, sweep_seconds: int = SWEEP_SECONDS) -> Worker:
     """A worker over the app's store and transports, with the campaign loaded and checked."""
     watcher = CampaignWatcher(app.settings)
-    dispatcher = app.dispatcher(clock.now, campaign=watcher.load())
+    dispatcher = app.dispatcher(clock.now, campaign=watcher.load(), stop_flag=StopFlag())
     return Worker(
         dispatcher,
         watcher,

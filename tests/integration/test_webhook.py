@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from outreach.app import App
-from outreach.delivery.dispatch import all_sends
 from outreach.delivery.reports import status
+from outreach.delivery.sends import all_sends
 from outreach.errors import OutreachError
 from outreach.store import ledger
 from outreach.store.feedback import paused_campaigns, resume

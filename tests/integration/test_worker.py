@@ -14,7 +14,7 @@ import yaml
 
 from outreach.app import App
 from outreach.config import Settings
-from outreach.delivery.dispatch import RunReport
+from outreach.delivery.results import RunReport
 from outreach.messages import OutgoingEmail
 from outreach.store import ledger
 from outreach.store import queue as queue_store
