@@ -214,3 +214,43 @@ def test_the_worker_refuses_to_start_on_an_invalid_campaign(
     ]
     dry = outreach("run", "--dry-run", check=False)
     assert (dry.returncode, dry.stderr.strip()) == (1, "error: --dry-run works with --once only")
+
+
+def _many_supporters(project: Path, count: int) -> Path:
+    """A CSV of `count` supporters in Ontario, all due for the demo's first reminder."""
+    path = project / "many.csv"
+    lines = ["email,first_name,city,region,language"]
+    lines += [f"s{i}@example.org,Supporter{i},Ottawa,ON,en" for i in range(count)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_sigterm_after_a_reload_mid_send_stops_after_the_batch_in_hand(
+    project: Path, outreach: Outreach, workers: Callable[..., Worker]
+) -> None:
+    """An edit of schedules.yaml reloaded during a long send must not detach the running
+    send from the worker's stop: SIGTERM still ends it after the batch in hand."""
+    count = 3000
+    (project / ".env").write_text("OUTREACH_PROCESSES=1\n", encoding="utf-8")
+    outreach("supporters", "import", str(_many_supporters(project, count)))
+    folder = _folder(project, "two-weeks-before")
+    worker = workers("--sweep", "1", "--now", "2018-03-01T14:00:30Z")
+    wait_for(lambda: folder.is_dir() and any(folder.iterdir()))
+    schedules = project / "schedules.yaml"
+    edited = schedules.read_text(encoding="utf-8").replace(
+        "Protect refugees in Mexico", "Protect refugees in Mexico now"
+    )
+    schedules.write_text(edited, encoding="utf-8")
+    worker.process.send_signal(signal.SIGHUP)
+    worker.wait_for_log("reloaded")
+    assert worker.terminate() == 0
+    sent_before = len(list(folder.glob("*.eml")))
+    assert 0 < sent_before < count, "the send went on to its end after SIGTERM"
+    status = _status(outreach)["two-weeks-before"]
+    assert status["uncertain"] == 0
+    outreach("run", "--once", "--now", "2018-03-01T14:00:40Z")
+    emails = list(folder.glob("*.eml"))
+    assert len(emails) == count
+    rows = json.loads(outreach("status", "--json", "--now", "2018-03-01T15:00:00Z").stdout)
+    first = next(row for row in rows if row["reminder"] == "two-weeks-before")
+    assert first["sent"] == count and first["uncertain"] == 0

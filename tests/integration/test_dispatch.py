@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from outreach.store import ledger, schema
 from outreach.store.db import open_database
 from outreach.store.people import import_supporters
 from outreach.supporters.csvfile import parse_supporters
+from outreach.testing import MemoryEmailTransport
 from outreach.tokens import TokenSigner
 from outreach.transports.outbox import OutboxPostTransport
 
@@ -27,41 +28,13 @@ NOW = datetime(2018, 3, 2, 4, 0, tzinfo=UTC)  # the two-weeks-before reminder is
 EXPECTED = 49  # the demo's 50 supporters but one whose implied consent lapsed
 
 
-class RecordingTransport:
-    """Accepts everything and remembers who got what; can crash or refuse on demand."""
-
-    name = "recording"
-    batch_size = 10
-    schedules_ahead = timedelta(0)
-
-    def __init__(self, crash_on_batch: int | None = None, refuse: bool = False) -> None:
-        self.received: list[tuple[str, int]] = []
-        self.batches = 0
-        self.crash_on_batch = crash_on_batch
-        self.refuse = refuse
-        self.lock = threading.Lock()
-
-    def send(self, emails: Sequence[OutgoingEmail]) -> list[ledger.Outcome]:
-        with self.lock:
-            self.batches += 1
-            if self.refuse:
-                raise DeliveryError("the provider refused the API key")
-            if self.batches == self.crash_on_batch:
-                raise SystemExit("the process died mid-batch")
-            self.received.extend((e.reminder, e.supporter_id) for e in emails)
-        return [ledger.Outcome(e.supporter_id, True) for e in emails]
-
-    def close(self) -> None:
-        pass
-
-
 def _the_claiming_process_died(engine: Engine) -> None:
     """What a crash leaves: claims whose owner no longer runs."""
     with engine.begin() as conn:
         conn.execute(update(schema.ledger).values(owner="gone:1:0"))
 
 
-def _dispatcher(url: str, transport: RecordingTransport, tmp_path: Path) -> Dispatcher:
+def _dispatcher(url: str, transport: MemoryEmailTransport, tmp_path: Path) -> Dispatcher:
     schedule = load_schedule(REPO / "schedules.yaml")
     engine = open_database(url)
     return Dispatcher(
@@ -84,12 +57,12 @@ def _with_demo_supporters(dispatcher: Dispatcher) -> Dispatcher:
 def test_a_crash_leaves_an_uncertain_batch_that_is_resent_only_on_request(
     database_url: str, tmp_path: Path
 ) -> None:
-    crashing = RecordingTransport(crash_on_batch=2)
+    crashing = MemoryEmailTransport(crash_on_batch=2)
     with pytest.raises(SystemExit):
         _with_demo_supporters(_dispatcher(database_url, crashing, tmp_path)).run_once(NOW)
     assert len(crashing.received) == 10
 
-    transport = RecordingTransport()
+    transport = MemoryEmailTransport()
     dispatcher = _dispatcher(database_url, transport, tmp_path)
     assert ledger.uncertain_batches(dispatcher.engine) == []  # its process still runs
     _the_claiming_process_died(dispatcher.engine)
@@ -105,7 +78,7 @@ def test_a_crash_leaves_an_uncertain_batch_that_is_resent_only_on_request(
 
 
 def test_a_refusing_provider_records_nothing_as_sent(database_url: str, tmp_path: Path) -> None:
-    refusing = RecordingTransport(refuse=True)
+    refusing = MemoryEmailTransport(refuse="the provider refused the API key")
     dispatcher = _with_demo_supporters(_dispatcher(database_url, refusing, tmp_path))
     with pytest.raises(DeliveryError):
         dispatcher.run_once(NOW)
@@ -115,12 +88,12 @@ def test_a_refusing_provider_records_nothing_as_sent(database_url: str, tmp_path
         )
         == {}
     )
-    transport = RecordingTransport()
+    transport = MemoryEmailTransport()
     assert _dispatcher(database_url, transport, tmp_path).run_once(NOW).sent == EXPECTED
 
 
 def test_two_workers_at_once_never_send_twice(database_url: str, tmp_path: Path) -> None:
-    transport = RecordingTransport()
+    transport = MemoryEmailTransport()
     first = _with_demo_supporters(_dispatcher(database_url, transport, tmp_path))
     second = _dispatcher(database_url, transport, tmp_path)
     threads = [threading.Thread(target=d.run_once, args=(NOW,)) for d in (first, second)]
@@ -134,7 +107,7 @@ def test_two_workers_at_once_never_send_twice(database_url: str, tmp_path: Path)
 def test_stop_finishes_the_batch_in_hand_and_starts_no_other(
     database_url: str, tmp_path: Path
 ) -> None:
-    class StoppingTransport(RecordingTransport):
+    class StoppingTransport(MemoryEmailTransport):
         dispatcher: Dispatcher
 
         def send(self, emails: Sequence[OutgoingEmail]) -> list[ledger.Outcome]:
@@ -150,7 +123,7 @@ def test_stop_finishes_the_batch_in_hand_and_starts_no_other(
 
 
 def test_the_announcement_is_posted_once(database_url: str, tmp_path: Path) -> None:
-    dispatcher = _with_demo_supporters(_dispatcher(database_url, RecordingTransport(), tmp_path))
+    dispatcher = _with_demo_supporters(_dispatcher(database_url, MemoryEmailTransport(), tmp_path))
     assert dispatcher.run_once(NOW).sends[0].announced
     assert not any(s.announced for s in dispatcher.run_once(NOW).sends)
     drafts = list((tmp_path / "outbox" / "posts").glob("*.json"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +15,11 @@ import yaml
 from outreach.app import App
 from outreach.config import Settings
 from outreach.delivery.results import RunReport
-from outreach.messages import OutgoingEmail
 from outreach.store import ledger
 from outreach.store import queue as queue_store
 from outreach.store.people import import_supporters
 from outreach.supporters.csvfile import parse_supporters
+from outreach.testing import MemoryEmailTransport
 from outreach.worker.health import check_health, heartbeat_age, write_heartbeat
 from outreach.worker.scheduler import Worker, WorkerClock, build_worker
 from tests.conftest import copy_demo
@@ -40,39 +40,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-class GatedTransport:
-    """Accepts every email; can hold a batch until the test opens the gate."""
-
-    name = "gated"
-    batch_size = 10
-    schedules_ahead = timedelta(0)
-
-    def __init__(self, hold: bool = False) -> None:
-        self.received: list[tuple[str, int]] = []
-        self.inside = threading.Event()
-        self.gate = threading.Event()
-        if not hold:
-            self.gate.set()
-        self.busy = 0
-        self.most_busy = 0
-        self.closed = False
-        self._lock = threading.Lock()
-
-    def send(self, emails: Sequence[OutgoingEmail]) -> list[ledger.Outcome]:
-        with self._lock:
-            self.busy += 1
-            self.most_busy = max(self.most_busy, self.busy)
-        self.inside.set()
-        self.gate.wait(timeout=30)
-        with self._lock:
-            self.busy -= 1
-            self.received.extend((e.reminder, e.supporter_id) for e in emails)
-        return [ledger.Outcome(e.supporter_id, True) for e in emails]
-
-    def close(self) -> None:
-        self.closed = True
-
-
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The demo campaign in a temporary folder, its supporters in a fresh store."""
@@ -89,7 +56,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return settings
 
 
-def _worker(settings: Settings, start: datetime, transport: GatedTransport | None = None) -> Worker:
+def _worker(
+    settings: Settings, start: datetime, transport: MemoryEmailTransport | None = None
+) -> Worker:
     """A worker whose clock starts at `start`; emails go to `transport` (default: the outbox)."""
     worker = build_worker(App(settings), WorkerClock.starting_at(start))
     if transport is not None:
@@ -152,7 +121,7 @@ def test_fire_jobs_follow_the_schedule_as_it_is_edited(settings: Settings) -> No
 def test_an_invalid_edit_is_refused_and_the_last_valid_campaign_keeps_running(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    transport = GatedTransport()
+    transport = MemoryEmailTransport()
     worker = _worker(settings, DUE_EVERYWHERE, transport)
     before = worker.dispatcher
     text = settings.schedules.read_text(encoding="utf-8")
@@ -178,7 +147,7 @@ def test_an_invalid_edit_is_refused_and_the_last_valid_campaign_keeps_running(
 
 
 def test_a_fire_job_runs_however_late_it_starts(settings: Settings) -> None:
-    transport = GatedTransport()
+    transport = MemoryEmailTransport()
     halifax_nine = datetime(2018, 3, 1, 13, tzinfo=UTC)
     worker = _worker(settings, halifax_nine - timedelta(seconds=2), transport)
     worker.scheduler.start(paused=True)
@@ -223,7 +192,7 @@ def test_a_queued_reminder_gets_a_fire_job_until_it_is_cancelled(settings: Setti
 
 
 def test_a_dispatch_asked_for_while_one_runs_waits_its_turn(settings: Settings) -> None:
-    transport = GatedTransport(hold=True)
+    transport = MemoryEmailTransport(hold=True)
     worker = _worker(settings, DUE_EVERYWHERE, transport)
     runs: list[datetime] = []
     dispatcher = worker.dispatcher
@@ -250,7 +219,7 @@ def test_a_dispatch_asked_for_while_one_runs_waits_its_turn(settings: Settings) 
 
 
 def test_stop_records_the_batch_in_hand_and_sends_no_other(settings: Settings) -> None:
-    transport = GatedTransport(hold=True)
+    transport = MemoryEmailTransport(hold=True)
     worker = _worker(settings, DUE_EVERYWHERE, transport)
     dispatching = threading.Thread(target=worker.dispatch)
     dispatching.start()
