@@ -12,9 +12,6 @@ from sqlalchemy import Engine
 from outreach.campaign.loader import load_schedule
 from outreach.campaign.model import Schedule
 from outreach.config import Settings
-from outreach.delivery.dispatch import Dispatcher
-from outreach.delivery.parallel import StopFlag
-from outreach.delivery.results import ProgressReporter
 from outreach.errors import OutreachError
 from outreach.rendering.renderer import Renderer
 from outreach.rendering.templates import template_names_in
@@ -83,36 +80,3 @@ class App:
             f"the {self.settings.social_transport} social transport is not available in this "
             "version; use OUTREACH_SOCIAL_TRANSPORT=outbox"
         )
-
-    def dispatcher(
-        self,
-        clock: Callable[[], datetime],
-        progress: ProgressReporter | None = None,
-        *,
-        campaign: tuple[Schedule, Renderer] | None = None,
-        stop_flag: StopFlag | None = None,
-    ) -> Dispatcher:
-        """A dispatcher over the configured store and transports (and `campaign`, when given,
-        instead of the campaign file as it is now)."""
-        schedule, renderer = campaign or (self.schedule, self.renderer)
-        return Dispatcher(
-            engine=self.engine,
-            schedule=schedule,
-            renderer=renderer,
-            email_transport=self.email_transport(clock),
-            post_transport=self.post_transport(clock),
-            signer=self.signer,
-            public_url=self.settings.public_url,
-            progress=progress,
-            processes=self._processes(),
-            helper_parts=lambda: (
-                open_database(self.settings.database_url),
-                self.email_transport(clock),
-            ),
-            stop_flag=stop_flag,
-        )
-
-    def _processes(self) -> int:
-        """How many processes a large send may use: one when SMTP keeps a pace per minute
-        (one process keeps it exactly)."""
-        return 1 if self.settings.smtp_paced else self.settings.processes

@@ -1,8 +1,10 @@
-"""Reading times the user types: `--now` and `--at` (ISO 8601)."""
+"""What time it is: the worker's clock (real time, or shifted to start at `--now`), and the
+instants users type for `--now` and `--at` (ISO 8601)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from outreach.errors import OutreachError
@@ -30,3 +32,23 @@ def parse_now(text: str | None, default_timezone: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(default_timezone))
     return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class WorkerClock:
+    """Real time, shifted by `offset` (`outreach run --now T` starts the clock at T)."""
+
+    offset: timedelta = timedelta(0)
+
+    @classmethod
+    def starting_at(cls, start: datetime | None) -> WorkerClock:
+        """A clock that reads `start` now and runs at real speed (real time when None)."""
+        return cls(timedelta(0) if start is None else start - datetime.now(UTC))
+
+    def now(self) -> datetime:
+        """The worker's current time (UTC)."""
+        return datetime.now(UTC) + self.offset
+
+    def real(self, instant: datetime) -> datetime:
+        """The real time at which this clock reads `instant`."""
+        return instant - self.offset

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from outreach.errors import DeliveryError
-from outreach.messages import OutgoingEmail, OutgoingPost, Outcome
+from outreach.messages import Outcome, OutgoingEmail, OutgoingPost
 from outreach.transports.base import PartialDelivery
 
 
@@ -97,7 +97,7 @@ class MemoryEmailTransport:
                 self.busy -= 1
 
     def _accept(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
-        outcomes = []
+        outcomes: list[Outcome] = []
         for email in emails:
             with self._lock:
                 if self.fail_after is not None and len(self.emails) >= self.fail_after:

@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'outreach.db'}"
         return
+    with postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards (skips without a server)."""
     if not POSTGRES_URL:
         pytest.skip("OUTREACH_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL server)")
     name = f"outreach_test_{uuid.uuid4().hex[:12]}"

@@ -14,6 +14,7 @@ from outreach.delivery.results import RunReport
 from outreach.errors import OutreachError
 from outreach.store import ledger
 from outreach.worker.scheduler import run_forever
+from outreach.worker.wiring import build_dispatcher
 
 
 @click.command()
@@ -56,7 +57,7 @@ def run(
         return
     now = parse_now(now_text, app.schedule.timezone)
     with RichProgress(err_console()) as progress:
-        dispatcher = app.dispatcher(clock=lambda: now, progress=progress)
+        dispatcher = build_dispatcher(app, lambda: now, progress)
         reports = []
         try:
             if resend_uncertain:

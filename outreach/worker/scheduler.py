@@ -20,7 +20,6 @@ import os
 import signal
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -32,7 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from outreach.app import App
-from outreach.clock import parse_now
+from outreach.clock import WorkerClock, parse_now
 from outreach.delivery.dispatch import Dispatcher
 from outreach.delivery.parallel import StopFlag
 from outreach.delivery.sends import all_sends
@@ -42,6 +41,7 @@ from outreach.store.audience import zones_in_use
 from outreach.timeline import Send
 from outreach.worker.health import write_heartbeat
 from outreach.worker.reload import CampaignWatcher, describe
+from outreach.worker.wiring import build_dispatcher
 
 SWEEP_SECONDS = 60
 WATCH_SECONDS = 5
@@ -53,26 +53,6 @@ JOB_DEFAULTS: dict[str, Any] = {
     "misfire_grace_time": None,  # run however late: lateness is each reminder's `expires`
 }
 log = logging.getLogger("outreach.worker")
-
-
-@dataclass(frozen=True)
-class WorkerClock:
-    """Real time, shifted by `offset` (`outreach run --now T` starts the clock at T)."""
-
-    offset: timedelta = timedelta(0)
-
-    @classmethod
-    def starting_at(cls, start: datetime | None) -> WorkerClock:
-        """A clock that reads `start` now and runs at real speed (real time when None)."""
-        return cls(timedelta(0) if start is None else start - datetime.now(UTC))
-
-    def now(self) -> datetime:
-        """The worker's current time (UTC)."""
-        return datetime.now(UTC) + self.offset
-
-    def real(self, instant: datetime) -> datetime:
-        """The real time at which this clock reads `instant`."""
-        return instant - self.offset
 
 
 def fire_instants(
@@ -306,7 +286,7 @@ def configure_logging() -> None:
 def build_worker(app: App, clock: WorkerClock, *, sweep_seconds: int = SWEEP_SECONDS) -> Worker:
     """A worker over the app's store and transports, with the campaign loaded and checked."""
     watcher = CampaignWatcher(app.settings)
-    dispatcher = app.dispatcher(clock.now, campaign=watcher.load(), stop_flag=StopFlag())
+    dispatcher = build_dispatcher(app, clock.now, campaign=watcher.load(), stop_flag=StopFlag())
     return Worker(
         dispatcher,
         watcher,

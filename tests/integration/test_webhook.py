@@ -25,6 +25,7 @@ from outreach.store.feedback import paused_campaigns, resume
 from outreach.store.schema import events
 from outreach.store.schema import ledger as ledger_table
 from outreach.web.app import create_app
+from outreach.worker.wiring import build_dispatcher
 from tests.integration.web_support import (
     SECRET,
     demo_app,
@@ -307,7 +308,7 @@ def test_spam_reports_over_the_threshold_pause_the_campaign_until_resumed(
     }
 
     with caplog.at_level(logging.WARNING, logger="outreach.delivery.dispatch"):
-        skipped = app.dispatcher(clock=lambda: DAY_BEFORE_DUE).run_once(DAY_BEFORE_DUE)
+        skipped = build_dispatcher(app, lambda: DAY_BEFORE_DUE).run_once(DAY_BEFORE_DUE)
     assert skipped.sends == []
     assert (
         "campaign mexico-refugees is paused: spam reports at 0.50% of delivered (2 of 400); "
@@ -317,7 +318,7 @@ def test_spam_reports_over_the_threshold_pause_the_campaign_until_resumed(
     assert resume(app.engine, CAMPAIGN)
     replay = post(base, private_key, [event("spamreport", "b@example.org", 2, "s2")])
     assert replay.json()["paused"] == []  # a replay is no new report
-    sent = app.dispatcher(clock=lambda: DAY_BEFORE_DUE).run_once(DAY_BEFORE_DUE)
+    sent = build_dispatcher(app, lambda: DAY_BEFORE_DUE).run_once(DAY_BEFORE_DUE)
     assert [(s.campaign, s.reminder) for s in sent.sends] == [(CAMPAIGN, "day-before")]
 
 

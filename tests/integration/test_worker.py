@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from outreach.app import App
+from outreach.clock import WorkerClock
 from outreach.config import Settings
 from outreach.delivery.results import RunReport
 from outreach.store import ledger
@@ -21,7 +22,7 @@ from outreach.store.people import import_supporters
 from outreach.supporters.csvfile import parse_supporters
 from outreach.testing import MemoryEmailTransport
 from outreach.worker.health import check_health, heartbeat_age, write_heartbeat
-from outreach.worker.scheduler import Worker, WorkerClock, build_worker
+from outreach.worker.scheduler import Worker, build_worker
 from tests.conftest import copy_demo
 
 REPO = Path(__file__).resolve().parents[2]

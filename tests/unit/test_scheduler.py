@@ -7,8 +7,9 @@ from pathlib import Path
 
 from outreach.campaign.loader import load_schedule
 from outreach.campaign.model import Audience
+from outreach.clock import WorkerClock
 from outreach.timeline import Send, queued_send, reminder_sends
-from outreach.worker.scheduler import JOB_DEFAULTS, WorkerClock, fire_instants, fire_job_id
+from outreach.worker.scheduler import JOB_DEFAULTS, fire_instants, fire_job_id
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEDULE = load_schedule(REPO / "schedules.yaml")
