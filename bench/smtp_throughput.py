@@ -46,7 +46,8 @@ from pathlib import Path
 
 from outreach.messages import OutgoingEmail
 from outreach.transports.mime import wire_bytes
-from outreach.transports.smtp import SmtpConfig, SmtpTransport
+from outreach.transports.smtp import SmtpTransport
+from outreach.transports.smtp_config import SmtpConfig
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2018-03-02T04:00:00Z"  # the demo's two-weeks-before reminder is due everywhere

@@ -44,7 +44,8 @@ from outreach.tokens import TokenSigner
 from outreach.transports.base import PartialDelivery
 from outreach.transports.mime import wire_bytes
 from outreach.transports.outbox import OutboxPostTransport
-from outreach.transports.smtp import ATTEMPTS, SmtpConfig, SmtpTransport
+from outreach.transports.smtp import ATTEMPTS, SmtpTransport
+from outreach.transports.smtp_config import SmtpConfig
 from tests.conftest import copy_demo
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
