@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = Path(sys.executable).parent
+"""Where pip put the tools' commands, beside the interpreter running the tests."""
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -21,8 +23,8 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     "command",
     [
-        pytest.param(("lint-imports",), id="import-contract"),
-        pytest.param(("deptry", "."), id="declared-dependencies"),
+        pytest.param((str(SCRIPTS / "lint-imports"),), id="import-contract"),
+        pytest.param((sys.executable, "-m", "deptry", "."), id="declared-dependencies"),
         pytest.param((sys.executable, "-m", "ruff", "check", "outreach", "tests"), id="ruff"),
         pytest.param((sys.executable, "-m", "mypy"), id="mypy-strict"),
     ],
