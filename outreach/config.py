@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from outreach.errors import OutreachError
+from outreach.settings_policy import refusals
 
 DEBUG_VARIABLE = "OUTREACH_DEBUG"
 """Set to 1 to let an unexpected error show its traceback (read before settings load)."""
@@ -148,6 +149,8 @@ class Settings(BaseSettings):
                 f"OUTREACH_SECRET_KEY is required with the {self.email_transport} transport "
                 "(it signs the unsubscribe links)"
             )
+        if found := refusals(self):
+            raise OutreachError(found[0])
 
     @property
     def smtp_paced(self) -> bool:

@@ -12,6 +12,7 @@ from typing import TypeVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from outreach.campaign.safeyaml import CampaignLoader
 from outreach.errors import Problem, ProblemsError
 
 T = TypeVar("T")
@@ -23,7 +24,7 @@ BOOL_TAG = "tag:yaml.org,2002:bool"
 def compose(text: str, path_label: str) -> Node:
     """The node tree of one YAML document; a syntax error or an empty file is a problem."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=CampaignLoader)
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         message = f"invalid YAML: {error.reason} (character #x{error.character:04x})"

@@ -13,6 +13,7 @@ from outreach.clock import parse_now
 from outreach.delivery.results import RunReport
 from outreach.errors import OutreachError
 from outreach.store import ledger
+from outreach.store.requeue import requeue_failed
 from outreach.worker.scheduler import run_forever
 from outreach.worker.wiring import build_dispatcher
 
@@ -31,6 +32,17 @@ from outreach.worker.wiring import build_dispatcher
     help="Send again what a crashed run claimed but never recorded.",
 )
 @click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Make failed emails due again (with --once), then send them.",
+)
+@click.option(
+    "--reminder",
+    "retry_reminder",
+    metavar="R",
+    help="With --retry-failed: only the failed emails of reminder R.",
+)
+@click.option(
     "--sweep",
     "sweep_seconds",
     default=60,
@@ -45,6 +57,8 @@ def run(
     now_text: str | None,
     dry_run: bool,
     resend_uncertain: bool,
+    retry_failed: bool,
+    retry_reminder: str | None,
     sweep_seconds: int,
 ) -> None:
     """The worker (until SIGTERM; SIGHUP reloads); `--once` sends what is due and exits."""
@@ -55,7 +69,14 @@ def run(
             app, sweep_seconds=sweep_seconds, start=now_text, resend_uncertain=resend_uncertain
         )
         return
+    if retry_reminder is not None and not retry_failed:
+        raise OutreachError("--reminder works with --retry-failed only")
+    if retry_failed and (not once or dry_run):
+        raise OutreachError("--retry-failed works with --once only, not with --dry-run")
     now = parse_now(now_text, app.schedule.timezone)
+    if retry_failed:
+        count = requeue_failed(app.engine, retry_reminder)
+        click.echo(f"{count} failed emails are due again.")
     with RichProgress(err_console()) as progress:
         dispatcher = build_dispatcher(app, lambda: now, progress)
         reports = []
@@ -67,6 +88,7 @@ def run(
             dispatcher.email_transport.close()
     for report in reports:
         _print_run(report)
+    troubled = any(report.troubled for report in reports)
     uncertain = ledger.uncertain_batches(app.engine)
     if uncertain and not dry_run:
         count = sum(len(b.supporter_ids) for b in uncertain)
@@ -74,6 +96,13 @@ def run(
             f"Attention: {count} emails in {len(uncertain)} batches are uncertain (claimed by a "
             "run that stopped before recording them). See `outreach status`; send them with "
             "`outreach run --once --resend-uncertain`.",
+            err=True,
+        )
+        sys.exit(2)
+    if troubled and not dry_run:
+        click.echo(
+            "Attention: some sends failed (see above); fix the cause, then retry with "
+            "`outreach run --once --retry-failed`.",
             err=True,
         )
         sys.exit(2)
@@ -94,6 +123,10 @@ def _print_run(report: RunReport) -> None:
         if item.announced:
             line += ", announcement " + ("drafted" if not report.dry_run else "would be drafted")
         click.echo(f"{line} ({item.seconds:.1f} s)")
+        if item.announcement_trouble:
+            click.echo(
+                f"  announcement not posted (next run tries again): {item.announcement_trouble}"
+            )
         for failure in item.failures[:10]:
             click.echo(f"  failed: {failure}")
     prefix = "Dry run: nothing was sent or recorded. " if report.dry_run else ""

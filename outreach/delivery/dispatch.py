@@ -140,7 +140,13 @@ class Dispatcher:
             send_report = SendReport(send.campaign.id, send.key)
             started = monotonic()
             if send.announce and send.is_due(self.schedule.timezone, now):
-                send_report.announced = self._announce(send, now, dry_run)
+                try:
+                    send_report.announced = self._announce(send, now, dry_run)
+                except DeliveryError as exc:  # X's trouble never holds back the email
+                    send_report.announcement_trouble = str(exc)
+                    log.error(
+                        "announcement campaign=%s reminder=%s: %s", send.campaign.id, send.key, exc
+                    )
             due = due_zones(send, zones, now)
             if due:
                 self._send_emails(send, due, now, dry_run, send_report, now.date())
@@ -149,7 +155,12 @@ class Dispatcher:
                 last = max(send.fires_at(zone) for zone in ahead)
                 self._send_emails(send, ahead, now, dry_run, send_report, last.date())
             send_report.seconds = monotonic() - started
-            if send_report.sent or send_report.failed or send_report.announced:
+            if (
+                send_report.sent
+                or send_report.failed
+                or send_report.announced
+                or send_report.announcement_trouble
+            ):
                 report.sends.append(send_report)
         return report
 
@@ -392,5 +403,8 @@ class Dispatcher:
         except DeliveryError:
             ledger.release(self.engine, batch)  # not posted: it stays due
             raise
+        if not outcome.ok:
+            ledger.release(self.engine, batch)  # not posted: the next run tries again
+            raise DeliveryError(f"the announcement was not posted: {outcome.detail}")
         ledger.record(self.engine, batch, [outcome], now)
-        return outcome.ok
+        return True

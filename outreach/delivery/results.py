@@ -38,6 +38,8 @@ class SendReport:
     """Of `sent`, how many the provider holds until their time (`send_at`)."""
     failed: int = 0
     announced: bool = False
+    announcement_trouble: str = ""
+    """Why the announcement could not be posted (it stays due: the next run tries again)."""
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
 
@@ -59,3 +61,8 @@ class RunReport:
     def failed(self) -> int:
         """Emails a transport refused."""
         return sum(s.failed for s in self.sends)
+
+    @property
+    def troubled(self) -> bool:
+        """Whether anything failed: an email refused, an announcement not posted."""
+        return self.failed > 0 or any(s.announcement_trouble for s in self.sends)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from outreach.rendering.renderer import Renderer
 
 SAMPLE_UNSUBSCRIBE_URL = "https://example.org/u/SAMPLE-UNSUBSCRIBE-TOKEN"
+MAX_EMAIL_BYTES = 100_000
+"""The most an email's text and HTML may weigh together (Gmail clips HTML past 102 KB)."""
 
 
 def sample_supporter(language: str) -> Supporter:
@@ -117,6 +119,10 @@ def _check_one(
         return [Problem(path, 1, str(exc))]
     post_line = renderer.block_line(reminder.template, language, "post") or 1
     problems = [Problem(path, post_line, m) for m in _post_problems(email.post, campaign, targets)]
+    size = len(email.text.encode()) + len(email.html.encode())
+    if size > MAX_EMAIL_BYTES:
+        message = f"the email weighs {size:,} bytes (limit {MAX_EMAIL_BYTES:,}: clients clip it)"
+        problems.append(Problem(path, 1, message))
     for part, body in (("text", email.text), ("HTML", email.html)):
         problems += [Problem(path, 1, m) for m in _footer_problems(schedule, part, body)]
     if reminder.announce and not announcement:

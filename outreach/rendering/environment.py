@@ -1,6 +1,7 @@
 """The Jinja environments templates render in: strict, and the filters and globals they offer.
 
-Two environments share one folder: plain text (no escaping) and HTML (autoescaped).
+Two environments share one folder: plain text (no escaping) and HTML (autoescaped). Both are
+Jinja's immutable sandbox, each render within a budget (`outreach.rendering.sandbox`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from jinja2.utils import missing
 from markupsafe import Markup, escape
 
 from outreach.campaign.model import Supporter
 from outreach.rendering.dates import format_local_date
+from outreach.rendering.sandbox import BudgetedSandbox
 
 _URL = re.compile(r"https?://[^\s<>\"]*[^\s<>\".,;:!?)\]'\u2019»]")
 
@@ -44,9 +46,9 @@ class CampaignerUndefined(StrictUndefined):
         return f"{owner} has no '{name}'"
 
 
-def template_environment(templates_dir: Path, *, autoescape: bool) -> Environment:
-    """A Jinja2 environment for the templates folder: strict, compiled once, never reloaded."""
-    environment = Environment(
+def template_environment(templates_dir: Path, *, autoescape: bool) -> BudgetedSandbox:
+    """A sandboxed Jinja2 environment for the templates folder: strict, compiled once."""
+    environment = BudgetedSandbox(
         loader=FileSystemLoader(templates_dir),
         autoescape=autoescape,
         undefined=CampaignerUndefined,
@@ -56,8 +58,8 @@ def template_environment(templates_dir: Path, *, autoescape: bool) -> Environmen
         cache_size=-1,
         finalize=_blank_none,
     )
-    environment.filters["date"] = _date_filter
-    environment.filters["paragraphs"] = paragraphs
+    environment.add_filter("date", _date_filter)
+    environment.add_filter("paragraphs", paragraphs)
     environment.globals["mailto"] = mailto
     return environment
 

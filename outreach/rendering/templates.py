@@ -21,6 +21,7 @@ from jinja2.runtime import Context
 from outreach.errors import OutreachError, Problem, ProblemsError
 from outreach.rendering.analysis import Personalization, analyse
 from outreach.rendering.environment import template_environment
+from outreach.rendering.safety import nesting_problem, unsafe_reads
 
 Blocks = dict[str, list[Callable[[Context], Iterator[str]]]]
 
@@ -91,11 +92,18 @@ class TemplateSet:
             name = path.relative_to(templates_dir).as_posix()
             try:
                 source = path.read_text(encoding="utf-8")
+                if (deep := nesting_problem(self.plain, source)) is not None:
+                    problems.append(Problem(f"{self.label}/{name}", *deep))
+                    continue
                 trees[name] = self.plain.parse(source, name, str(path))
+                unsafe = unsafe_reads(trees[name])
+                problems += [Problem(f"{self.label}/{name}", *found) for found in unsafe]
                 for environment in (self.plain, self.html):
                     self.filenames[str(environment.get_template(name).filename)] = name
             except TemplateSyntaxError as exc:
                 problems.append(Problem(f"{self.label}/{name}", exc.lineno, exc.message or ""))
+            except (RecursionError, SyntaxError, MemoryError):
+                problems.append(Problem(f"{self.label}/{name}", 1, "too deeply nested to compile"))
             except UnicodeDecodeError:
                 problems.append(Problem(f"{self.label}/{name}", 1, "not UTF-8 text"))
         names = {path.relative_to(templates_dir).as_posix() for path in paths}

@@ -12,16 +12,31 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from outreach.errors import DeliveryError
 from outreach.messages import ORGANIZATION, Outcome, OutgoingEmail, OutgoingPost
+from outreach.transports.base import PartialDelivery
 from outreach.transports.mime import wire_bytes
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary name and rename, so a crash never leaves half a file."""
+    """Write to a temporary name and rename, so a crash never leaves half a file.
+
+    On an error the temporary file is removed and the error raised.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _trouble(folder: Path, exc: OSError) -> str:
+    """What to fix when the outbox cannot be written (never the recipient's fault)."""
+    reason = exc.strerror or str(exc)
+    return f"cannot write to the outbox {folder} ({reason}): free space or fix its permissions"
 
 
 class OutboxEmailTransport:
@@ -40,16 +55,18 @@ class OutboxEmailTransport:
         return self.folder / email.campaign / email.reminder / f"{email.supporter_id}.eml"
 
     def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
-        """Write every email; a file that cannot be written is a failure for that email."""
-        outcomes = []
+        """Write every email; a file that cannot be written (a full disk, say) stops the batch:
+        `PartialDelivery` says which were written, the others stay due."""
+        outcomes: list[Outcome] = []
         for email in emails:
             path = self.path_for(email)
             try:
                 _write_atomically(path, wire_bytes(email, self._clock()))
             except OSError as exc:
-                outcomes.append(Outcome(email.supporter_id, False, f"cannot write {path}: {exc}"))
-            else:
-                outcomes.append(Outcome(email.supporter_id, True, str(path)))
+                if outcomes:
+                    raise PartialDelivery(_trouble(self.folder, exc), outcomes) from None
+                raise DeliveryError(_trouble(self.folder, exc)) from None
+            outcomes.append(Outcome(email.supporter_id, True, str(path)))
         return outcomes
 
     def close(self) -> None:
@@ -78,5 +95,5 @@ class OutboxPostTransport:
         try:
             _write_atomically(path, json.dumps(draft, ensure_ascii=False, indent=2).encode())
         except OSError as exc:
-            return Outcome(ORGANIZATION, False, f"cannot write {path}: {exc}")
+            raise DeliveryError(_trouble(self.folder, exc)) from None
         return Outcome(ORGANIZATION, True, str(path))

@@ -234,6 +234,11 @@ class SendGridTransport:
                     raise DeliveryError(f"SendGrid refused the API key ({status})") from None
                 if status in (400, 413):
                     about_recipients = status == 413 or _blames_recipients(exc.body)
+                    if not about_recipients:  # the request or the sender: nobody's own refusal
+                        raise DeliveryError(
+                            f"SendGrid refused the request ({status}): {message}; "
+                            "fix the sender or the settings"
+                        ) from None
                     return _Answer(False, f"SendGrid: {message} ({status})", about_recipients)
                 if status != 429 and status < 500:
                     raise DeliveryError(f"SendGrid answered {status}: {message}") from None

@@ -14,10 +14,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from outreach.campaign.loader import load_schedule
 from outreach.config import Settings
 from outreach.errors import OutreachError, ProblemsError
+from outreach.rendering.renderer import Renderer
+from outreach.rendering.templates import template_names_in
 from outreach.store.db import open_database
-from outreach.worker.reload import load_checked
 
 
 def write_heartbeat(path: Path, now: datetime) -> None:
@@ -53,8 +55,9 @@ def check_health(settings: Settings, max_age: timedelta) -> tuple[list[str], lis
         fine.append(f"database: ok ({engine.dialect.name})")
     except (OutreachError, SQLAlchemyError) as exc:
         wrong.append(f"database: {exc}")
-    try:
-        schedule, _ = load_checked(settings)
+    try:  # compiles the templates, never renders them (`check` does)
+        schedule = load_schedule(settings.schedules, template_names_in(settings.templates))
+        Renderer(schedule, settings.templates)
         fine.append(f"{settings.schedules}: ok ({len(schedule.campaigns)} campaigns)")
     except ProblemsError as exc:
         count = len(exc.problems)

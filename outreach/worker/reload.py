@@ -67,7 +67,8 @@ class CampaignWatcher:
     def poll(self, *, force: bool = False) -> tuple[Schedule, Renderer] | None:
         """The new campaign when the files changed (or `force`) and are valid, else None.
 
-        An invalid edit is logged once, with `check`'s messages, and refused.
+        An invalid edit is logged once, with `check`'s messages, and refused; any other failure
+        (whatever its type) is logged as one line and refused too.
         """
         current = fingerprint(self.settings)
         if current == self._seen and not force:
@@ -81,6 +82,13 @@ class CampaignWatcher:
             log.error("reload refused (see above); the last valid campaign keeps running")
         except OutreachError as exc:
             log.error("reload refused: %s; the last valid campaign keeps running", exc)
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.error(
+                "reload refused: %s (%s); the last valid campaign keeps running",
+                reason,
+                type(exc).__name__,
+            )
         return None
 
 

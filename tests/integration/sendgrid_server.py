@@ -91,6 +91,8 @@ class SendGridServer:
     """Validate after answering, in a thread of its own (the benchmark: it never holds the
     client up, and `stats` waits until every body is checked)."""
     refused: set[str] = field(default_factory=set)
+    refused_senders: set[str] = field(default_factory=set)
+    """Senders answered 400 about `from.email` (an unverified sender, say)."""
     faults: list[Fault | None] = field(default_factory=list)
     """What to answer the next requests, one each (None: answer as usual)."""
     bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -160,6 +162,12 @@ class SendGridServer:
                     "X-RateLimit-Reset": str(int(fault.reset or time.time())),
                 }
             return fault.status, headers, _errors(f"simulated {fault.status}", None)
+        if body["from"]["email"] in self.refused_senders:
+            return (
+                400,
+                {},
+                _errors("The from address does not match a verified Sender", "from.email"),
+            )
         personalizations = body["personalizations"]
         for index, personalization in enumerate(personalizations):
             if personalization["to"][0]["email"] in self.refused:

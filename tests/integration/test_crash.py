@@ -98,6 +98,7 @@ def _env(port: int) -> dict[str, str]:
     env.update(
         OUTREACH_EMAIL_TRANSPORT="smtp",
         OUTREACH_SECRET_KEY="a-test-secret-for-unsubscribe-links",
+        OUTREACH_PUBLIC_URL="https://act.example.org",
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(port),
         SMTP_SECURITY="none",

@@ -415,7 +415,8 @@ def outreach(project: Path, url: str, key: str, *args: str) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "SENDGRID_"))}
     env |= {
         "OUTREACH_EMAIL_TRANSPORT": "sendgrid",
-        "OUTREACH_SECRET_KEY": "a-secret-for-the-tests",
+        "OUTREACH_SECRET_KEY": "a-secret-for-the-tests-32-bytes-long",
+        "OUTREACH_PUBLIC_URL": "https://act.example.org",
         "SENDGRID_HOST": url,
         "SENDGRID_API_KEY": key,
     }

@@ -588,7 +588,8 @@ def test_the_cli_sends_the_demo_over_smtp(
     copy_demo(tmp_path)
     (tmp_path / ".env").write_text(
         "OUTREACH_EMAIL_TRANSPORT=smtp\n"
-        "OUTREACH_SECRET_KEY=a-test-secret\n"
+        "OUTREACH_SECRET_KEY=a-test-secret-of-at-least-32-bytes\n"
+        "OUTREACH_PUBLIC_URL=https://act.example.org\n"
         "SMTP_HOST=127.0.0.1\n"
         f"SMTP_PORT={server.port}\n"
         "SMTP_SECURITY=none\n"
