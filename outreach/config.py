@@ -1,5 +1,9 @@
 """Settings: every environment variable outreach reads, named, typed and checked here only.
 
+A real transport (smtp, sendgrid) refuses settings that would embarrass: unsubscribe links
+nobody can reach, a guessable signing key, credentials in clear. The outbox accepts anything:
+it is for local trials.
+
 `.env` in the working directory is loaded first (python-dotenv); the real environment wins
 over it. An empty variable counts as unset. Secrets are `SecretStr`: they print as stars in
 any log line, error or repr. A bad value stops the command with one line naming the variable.
@@ -11,13 +15,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from outreach.errors import OutreachError
-from outreach.settings_policy import refusals
 
 DEBUG_VARIABLE = "OUTREACH_DEBUG"
 """Set to 1 to let an unexpected error show its traceback (read before settings load)."""
@@ -25,6 +29,10 @@ DEBUG_VARIABLE = "OUTREACH_DEBUG"
 DEFAULT_PROCESSES_LIMIT = 4
 """Unless told otherwise, a send uses one process per core up to this many (each opens its
 own SMTP connections and database connections: a big server should not open hundreds)."""
+
+MIN_SECRET_BYTES = 32
+"""A real transport's OUTREACH_SECRET_KEY is at least this long."""
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 EmailTransportName = Literal["outbox", "smtp", "sendgrid"]
 SocialTransportName = Literal["outbox", "x"]
@@ -149,7 +157,7 @@ class Settings(BaseSettings):
                 f"OUTREACH_SECRET_KEY is required with the {self.email_transport} transport "
                 "(it signs the unsubscribe links)"
             )
-        if found := refusals(self):
+        if found := _refusals(self):
             raise OutreachError(found[0])
 
     @property
@@ -164,3 +172,35 @@ def _explain(exc: ValidationError, given: Mapping[str, str]) -> str:
     name = str(error["loc"][0])
     field = next(f for f in Settings.model_fields.values() if f.alias == name)
     return f"{name} must be {field.description}, not '{given.get(name, '')}'"
+
+
+def _refusals(settings: Settings) -> list[str]:
+    """One line per setting a real transport refuses, naming the variable (none: fine)."""
+    if settings.email_transport == "outbox":
+        return []
+    found = []
+    transport = settings.email_transport
+    public = urlsplit(settings.public_url)
+    if public.scheme != "https" or (public.hostname or "") in LOOPBACK:
+        found.append(
+            f"OUTREACH_PUBLIC_URL must be the public https:// address of `outreach serve` with "
+            f"the {transport} transport (unsubscribe links), not '{settings.public_url}'"
+        )
+    secret = settings.secret_key
+    if secret is not None and len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+        found.append(
+            f"OUTREACH_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long "
+            "(try: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if transport == "smtp" and settings.smtp_username and settings.smtp_security == "none":
+        found.append(
+            "SMTP_SECURITY=none would send SMTP_USERNAME's password in clear: use starttls or ssl"
+        )
+    if transport == "sendgrid":
+        host = urlsplit(settings.sendgrid_host)
+        if host.scheme != "https" and (host.hostname or "") not in LOOPBACK:
+            found.append(
+                f"SENDGRID_HOST must be an https:// URL (it carries the API key), "
+                f"not '{settings.sendgrid_host}'"
+            )
+    return found
