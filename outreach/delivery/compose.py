@@ -19,7 +19,12 @@ from outreach.campaign.model import Schedule, Supporter
 from outreach.errors import OutreachError
 from outreach.messages import OutgoingEmail, Skeleton
 from outreach.rendering.renderer import Renderer
-from outreach.rendering.skeleton import UNSUBSCRIBE_TAG, skeleton_of, skeleton_values
+from outreach.rendering.skeleton import (
+    UNSUBSCRIBE_TAG,
+    markers_stand_alone,
+    skeleton_of,
+    skeleton_values,
+)
 from outreach.rendering.slots import Reading
 from outreach.rendering.views import RenderedEmail
 from outreach.store.people import supporter_from_row
@@ -187,7 +192,15 @@ class Composer:
             )
         except OutreachError:
             return None  # rendered one by one, each raising (or not) as it would alone
-        skeleton = skeleton_of(rendered.subject, rendered.text, rendered.html, rendered.language)
+        skeleton = None
+        if markers_stand_alone(rendered.raw_html):
+            skeleton = skeleton_of(
+                rendered.subject, rendered.text, rendered.html, rendered.language
+            )
+        if skeleton is not None and not self._fills_as_alone(
+            send, supporter, group, skeleton, reading
+        ):
+            skeleton = None
         if skeleton is None:
             log.info(
                 "template %s (%s) renders for each supporter: a value does not come out whole",
@@ -195,6 +208,16 @@ class Composer:
                 rendered.language,
             )
         return skeleton
+
+    def _fills_as_alone(
+        self, send: Send, supporter: Supporter, group: Group, skeleton: Skeleton, reading: Reading
+    ) -> bool:
+        """Whether the skeleton filled for `supporter` is their email rendered alone (a check
+        of the analysis, once per rendering)."""
+        token = "TOKEN"
+        rendered = self._render(send, supporter, group.send_date, f"{self.public_url}/u/{token}")
+        filled = skeleton.fill(skeleton_values(skeleton, reading.values, token))
+        return filled == (rendered.subject, rendered.text, rendered.html)
 
 
 def _send_key(send: Send) -> tuple[Hashable, ...]:

@@ -181,7 +181,7 @@ class Renderer:
             html = self._block(compiled, rich, "html").strip()
         if not html:
             html = self._generated.render(language=language, subject=subject, body=paragraphs(text))
-        return RenderedEmail(subject, text, self._inliner.inline(html), post, language)
+        return RenderedEmail(subject, text, self._inliner.inline(html), post, language, html)
 
     def render_announcement(
         self,

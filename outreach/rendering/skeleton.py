@@ -76,6 +76,32 @@ def skeleton_values(
     return filled
 
 
+_RAW_MARKER = re.compile(r"-\{\{&#34;[a-z0-9_]+\}\}")
+_CHARACTER_REFERENCE = re.compile(r"&[A-Za-z0-9#]*$")
+_RAW_TEXT = re.compile(r"<(/?)(script|style)\b", re.IGNORECASE)
+
+
+def markers_stand_alone(raw_html: str) -> bool:
+    """Whether every marker in the HTML (before inlining) sits where any plain value would be
+    read the same way: in text or in a quoted attribute, never in a tag's name or in `&...;`.
+
+    (`<{{ supporter.email }}>` is a tag for `p0@example.org`, but text for a marker.)
+    """
+    for match in _RAW_MARKER.finditer(raw_html):
+        before = raw_html[: match.start()]
+        opened, closed = before.rfind("<"), before.rfind(">")
+        if opened > closed:  # inside a tag: only within a quoted attribute value
+            inside = before[opened:]
+            if inside.count('"') % 2 == 0 and inside.count("'") % 2 == 0:
+                return False
+        elif _CHARACTER_REFERENCE.search(before):
+            return False
+        raw = [m for m in _RAW_TEXT.finditer(before)]
+        if raw and not raw[-1][1]:  # in a script or a style
+            return False
+    return True
+
+
 def skeleton_of(subject: str, text: str, html: str, language: str) -> Skeleton | None:
     """The skeleton of an email rendered for a stand-in; None if a marker did not survive whole.
 

@@ -71,9 +71,11 @@ def composer(schedule: Schedule, templates: Path = REPO / "templates") -> Compos
     return Composer(schedule, Renderer(schedule, templates), TokenSigner("k"), PUBLIC_URL)
 
 
-def alone(composer_: Composer, send: Send, email: OutgoingEmail) -> tuple[str, str, str, str]:
+def alone(
+    composer_: Composer, send: Send, email: OutgoingEmail, rows: list[dict[str, Any]] = ROWS
+) -> tuple[str, str, str, str]:
     """The email rendered for its supporter alone (with its unsubscribe link: tokens are timed)."""
-    supporter = next(s for s in map(supporter_from_row, ROWS) if s.id == email.supporter_id)
+    supporter = next(s for s in map(supporter_from_row, rows) if s.id == email.supporter_id)
     rendered = composer_.renderer.render_email(
         campaign=send.campaign,
         template=send.template,
