@@ -205,7 +205,6 @@ class _Analysis:
         dual: bool,
         parent: nodes.Node,
     ) -> Slot:
-        """The slot of `expression` (one per distinct expression and kind)."""
         key = (test, repr(expression))
         as_text = isinstance(parent, nodes.Output)
         slot = self.slots.get(key)
@@ -246,7 +245,7 @@ def _walk(node: nodes.Node, path: Path) -> Iterator[tuple[nodes.Node, Path]]:
         yield from _walk(child, (*path, node))
 
 
-def _nodes_in(node: nodes.Node) -> Iterator[nodes.Node]:
+def _nodes_in(node: nodes.Node) -> Iterator[nodes.Node]:  # the node and all under it
     yield node
     yield from node.find_all(nodes.Node)
 
@@ -319,13 +318,8 @@ def _replace(parent: nodes.Node, old: nodes.Node, new: nodes.Node) -> None:
         value = getattr(parent, name)
         if value is old:
             setattr(parent, name, new)
-            return
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                if item is old:
-                    value[i] = new
-                    return
-    raise ValueError("not a child")  # pragma: no cover
+        elif isinstance(value, list):
+            value[:] = [new if item is old else item for item in value]
 
 
 def _tainted_blocks(
