@@ -1,4 +1,8 @@
-"""Wiring: settings → schedule, renderer, store, transports, dispatcher."""
+"""Wiring: settings → schedule, renderer, store, transports.
+
+Each part is imported when first built: `outreach --help` loads none of them, and a command
+loads only the parts it uses (the store's SQLAlchemy, a transport's client library).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from outreach.campaign.loader import load_schedule
-from outreach.campaign.model import Schedule
-from outreach.config import Settings
 from outreach.errors import OutreachError
-from outreach.rendering.renderer import Renderer
-from outreach.rendering.templates import template_names_in
-from outreach.store.db import open_database, stored_secret
-from outreach.tokens import TokenSigner
-from outreach.transports.base import EmailTransport, PostTransport
-from outreach.transports.outbox import OutboxEmailTransport, OutboxPostTransport
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from outreach.campaign.model import Schedule
+    from outreach.config import Settings
+    from outreach.rendering.renderer import Renderer
+    from outreach.tokens import TokenSigner
+    from outreach.transports.base import EmailTransport, PostTransport
 
 
 @dataclass
@@ -30,21 +33,31 @@ class App:
     @cached_property
     def schedule(self) -> Schedule:
         """The campaign file, checked against the templates that exist."""
+        from outreach.campaign.loader import load_schedule
+        from outreach.rendering.templates import template_names_in
+
         return load_schedule(self.settings.schedules, template_names_in(self.settings.templates))
 
     @cached_property
     def renderer(self) -> Renderer:
         """Every template, compiled once."""
+        from outreach.rendering.renderer import Renderer
+
         return Renderer(self.schedule, self.settings.templates)
 
     @cached_property
     def engine(self) -> Engine:
         """The store."""
+        from outreach.store.db import open_database
+
         return open_database(self.settings.database_url)
 
     @cached_property
     def signer(self) -> TokenSigner:
         """Signs unsubscribe links: with OUTREACH_SECRET_KEY, else a key kept in the store."""
+        from outreach.store.db import stored_secret
+        from outreach.tokens import TokenSigner
+
         secret = self.settings.secret_key
         if secret is None:
             return TokenSigner(stored_secret(self.engine, "unsubscribe-secret"))
@@ -53,6 +66,8 @@ class App:
     def email_transport(self, clock: Callable[[], datetime]) -> EmailTransport:
         """The configured email transport."""
         if self.settings.email_transport == "outbox":
+            from outreach.transports.outbox import OutboxEmailTransport
+
             return OutboxEmailTransport(self.settings.outbox, clock)
         # Imported here: each pulls in a client library that other commands do not need.
         if self.settings.email_transport == "smtp":
@@ -71,6 +86,8 @@ class App:
     def post_transport(self, clock: Callable[[], datetime]) -> PostTransport:
         """The configured transport for the organization's own posts."""
         if self.settings.social_transport == "outbox":
+            from outreach.transports.outbox import OutboxPostTransport
+
             return OutboxPostTransport(self.settings.outbox, clock)
         if self.settings.social_transport == "x":
             from outreach.transports.x import XPostTransport

@@ -37,9 +37,9 @@ SENDING = "sending"
 ORGANIZATION = 0
 """The ledger's supporter id for the organization's own posts."""
 
-TAG = re.compile(r"-\{\{([a-z_]+)(?::(html|attr|url))?\}\}")
+TAG = re.compile(r"-\{\{([a-z0-9_]+)(?::(html|attr|url))?\}\}")
 """A substitution tag: the field it stands for, and how its value is encoded there."""
-_TAG_CUT = re.compile(r"-\{\{[a-z_]+(?::(?:html|attr|url))?\}\}")
+_TAG_CUT = re.compile(r"-\{\{[a-z0-9_]+(?::(?:html|attr|url))?\}\}")
 
 
 @dataclass(frozen=True)

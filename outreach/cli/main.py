@@ -12,7 +12,6 @@ import sys
 import click
 
 from outreach.app import App
-from outreach.config import DEBUG_VARIABLE, Settings
 from outreach.errors import DeliveryError, OutreachError, ProblemsError
 
 COMMANDS = {
@@ -57,6 +56,8 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Campaign outreach as code: scheduled, bilingual email reminders with suggested posts."""
+    from outreach.config import Settings  # pydantic-settings: not for `--help`
+
     ctx.obj = App(Settings.from_env())
 
 
@@ -86,6 +87,8 @@ def main() -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(1)
     except Exception as exc:
+        from outreach.config import DEBUG_VARIABLE
+
         if os.environ.get(DEBUG_VARIABLE):
             raise
         click.echo(

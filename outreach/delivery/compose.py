@@ -1,8 +1,9 @@
 """Each supporter's email for a send, filled from a shared rendering wherever the template allows.
 
-A template is rendered once per language, send date and group of supporters who print and test
-alike (`personalization.py`), with markers where they differ; each supporter's email is that
-skeleton filled with their values (`substitution.py`). Templates that branch on a supporter's
+A template is rendered once per language, send date and group of supporters whose tests come
+out alike and whose printed values are empty alike (`rendering/slots.py`), with markers where
+their values go; each supporter's email is that skeleton filled with their values
+(`rendering/skeleton.py`). Templates that branch on a supporter's
 data in other ways, and supporters with values that cannot be filled in as they are, get an
 email rendered for them alone. Either way the email is the same, to the byte.
 """
@@ -15,15 +16,16 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from outreach.campaign.model import Schedule, Supporter
+from outreach.errors import OutreachError
 from outreach.messages import OutgoingEmail, Skeleton
 from outreach.rendering.renderer import Renderer
 from outreach.rendering.skeleton import (
     UNSUBSCRIBE_TAG,
-    plain,
+    markers_stand_alone,
     skeleton_of,
     skeleton_values,
-    stand_in,
 )
+from outreach.rendering.slots import Reading
 from outreach.rendering.views import RenderedEmail
 from outreach.store.people import supporter_from_row
 from outreach.timeline import Send
@@ -38,12 +40,11 @@ class Group(NamedTuple):
     send: tuple[Hashable, ...]
     language: str
     send_date: date
-    by_language: str
-    filled: tuple[str, ...]
-    """The fields they print or test that are not empty."""
+    key: tuple[Hashable, ...]
+    """How their tests come out and which of their values are empty (`slots.Reading`)."""
 
 
-ALONE = Group((), "", date.min, "", ())
+ALONE = Group((), "", date.min, ())
 """The supporters whose emails share nothing: each is rendered on its own."""
 
 _CACHE_LIMIT = 1000
@@ -61,12 +62,19 @@ class Composer:
         self.public_url = public_url
         self._domain = schedule.organization.email.rsplit("@", 1)[-1]
         self._skeletons: dict[Group, Skeleton | None] = {}
+        self._readings: dict[tuple[Hashable, ...], tuple[Group, Reading | None]] = {}
+        """What `group` found, for `compose` to use (by send and supporter)."""
         self._times: dict[tuple[Hashable, ...], tuple[datetime, date]] = {}
 
     def group(self, send: Send, row: Mapping[str, Any]) -> Group:
         """Supporters of `send` with equal groups share one rendering (ALONE: none)."""
         supporter = supporter_from_row(row)
-        return self._group(send, supporter, self._when(send, self._zone(supporter, row))[1])
+        send_date = self._when(send, self._zone(supporter, row))[1]
+        group, reading = self._group(send, supporter, send_date)
+        if len(self._readings) >= _CACHE_LIMIT * 10:
+            self._readings.clear()
+        self._readings[(*_send_key(send), supporter.id)] = group, reading
+        return group
 
     def compose(
         self, send: Send, row: Mapping[str, Any], group: Group | None = None
@@ -76,16 +84,19 @@ class Composer:
         fires, send_date = self._when(send, self._zone(supporter, row))
         token = self.signer.make(supporter.id, send.campaign.id)
         unsubscribe_url = f"{self.public_url}/u/{token}"
-        if group is None:
-            group = self._group(send, supporter, send_date)
-        skeleton = self._skeleton(send, supporter, group)
+        known = self._readings.pop((*_send_key(send), supporter.id), None)
+        if known is not None and group is not None and known[0] == group:
+            group, reading = known
+        else:
+            group, reading = self._group(send, supporter, send_date)
+        skeleton = None if reading is None else self._skeleton(send, supporter, group, reading)
         substitutions: dict[str, str] = {}
-        if skeleton is None:
+        if skeleton is None or reading is None:
             rendered = self._render(send, supporter, send_date, unsubscribe_url)
             subject, text, html = rendered.subject, rendered.text, rendered.html
             language = rendered.language
         else:
-            substitutions = skeleton_values(skeleton, supporter, token)
+            substitutions = skeleton_values(skeleton, reading.values, token)
             subject, text, html = skeleton.fill(substitutions)
             language = skeleton.language
         organization = self.schedule.organization
@@ -122,27 +133,31 @@ class Composer:
             self._times[key] = send.fires_at(zone), send.local_date(zone)
         return self._times[key]
 
-    def _group(self, send: Send, supporter: Supporter, send_date: date) -> Group:
-        """The group `supporter` renders with."""
-        language, personalization = self.renderer.personalization(send.template, supporter.language)
-        if not personalization.shared:
-            return ALONE
-        values = [getattr(supporter, field) for field in personalization.fields]
-        if not all(plain(value) for value in values if value):
-            return ALONE
-        filled = tuple(
-            field for field, value in zip(personalization.fields, values, strict=True) if value
+    def _group(
+        self, send: Send, supporter: Supporter, send_date: date
+    ) -> tuple[Group, Reading | None]:
+        """The group `supporter` renders with, and what they give the template's slots."""
+        language, reading = self.renderer.reading(
+            campaign=send.campaign,
+            template=send.template,
+            target_ids=send.targets,
+            milestone=send.milestone,
+            supporter=supporter,
+            send_date=send_date,
         )
-        by_language = supporter.language if personalization.by_language else ""
-        return Group(_send_key(send), language, send_date, by_language, filled)
+        if reading is None:
+            return ALONE, None
+        return Group(_send_key(send), language, send_date, reading.key), reading
 
-    def _skeleton(self, send: Send, supporter: Supporter, group: Group) -> Skeleton | None:
+    def _skeleton(
+        self, send: Send, supporter: Supporter, group: Group, reading: Reading
+    ) -> Skeleton | None:
         """The rendering `supporter` shares with their group, rendered on first use (or None)."""
         if group == ALONE:
             return None
         if group not in self._skeletons:
             self._skeletons = self._skeletons if len(self._skeletons) < _CACHE_LIMIT else {}
-            self._skeletons[group] = self._render_skeleton(send, supporter, group)
+            self._skeletons[group] = self._render_skeleton(send, supporter, group, reading)
         return self._skeletons[group]
 
     def _render(
@@ -159,12 +174,33 @@ class Composer:
             unsubscribe_url=unsubscribe_url,
         )
 
-    def _render_skeleton(self, send: Send, supporter: Supporter, group: Group) -> Skeleton | None:
-        """The email rendered for a stand-in of the group, as a skeleton (None: no good)."""
-        stand_in_supporter = stand_in(supporter.language, group.filled)
-        unsubscribe_url = f"{self.public_url}/u/{UNSUBSCRIBE_TAG}"
-        rendered = self._render(send, stand_in_supporter, group.send_date, unsubscribe_url)
-        skeleton = skeleton_of(rendered.subject, rendered.text, rendered.html, rendered.language)
+    def _render_skeleton(
+        self, send: Send, supporter: Supporter, group: Group, reading: Reading
+    ) -> Skeleton | None:
+        """The email rendered for `supporter` with markers for values, as a skeleton (None:
+        the group's emails are rendered one by one)."""
+        try:
+            rendered = self.renderer.render_shared(
+                campaign=send.campaign,
+                template=send.template,
+                target_ids=send.targets,
+                milestone=send.milestone,
+                supporter=supporter,
+                reading=reading,
+                send_date=group.send_date,
+                unsubscribe_url=f"{self.public_url}/u/{UNSUBSCRIBE_TAG}",
+            )
+        except OutreachError:
+            return None  # rendered one by one, each raising (or not) as it would alone
+        skeleton = None
+        if markers_stand_alone(rendered.raw_html):
+            skeleton = skeleton_of(
+                rendered.subject, rendered.text, rendered.html, rendered.language
+            )
+        if skeleton is not None and not self._fills_as_alone(
+            send, supporter, group, skeleton, reading
+        ):
+            skeleton = None
         if skeleton is None:
             log.info(
                 "template %s (%s) renders for each supporter: a value does not come out whole",
@@ -172,6 +208,16 @@ class Composer:
                 rendered.language,
             )
         return skeleton
+
+    def _fills_as_alone(
+        self, send: Send, supporter: Supporter, group: Group, skeleton: Skeleton, reading: Reading
+    ) -> bool:
+        """Whether the skeleton filled for `supporter` is their email rendered alone (a check
+        of the analysis, once per rendering)."""
+        token = "TOKEN"
+        rendered = self._render(send, supporter, group.send_date, f"{self.public_url}/u/{token}")
+        filled = skeleton.fill(skeleton_values(skeleton, reading.values, token))
+        return filled == (rendered.subject, rendered.text, rendered.html)
 
 
 def _send_key(send: Send) -> tuple[Hashable, ...]:

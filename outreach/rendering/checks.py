@@ -71,7 +71,7 @@ def per_recipient_notes(renderer: Renderer, templates_dir_label: str | None = No
     """One line per template file whose email is rendered for each supporter on its own.
 
     The others are rendered once per group of supporters and filled in (one SendGrid request
-    carries up to 1,000 of them); these branch on a supporter's data in a way that cannot be.
+    carries up to 1,000 of them); these use a supporter's data in a way that cannot be.
     """
     label = renderer.label if templates_dir_label is None else templates_dir_label
     return [
@@ -80,6 +80,26 @@ def per_recipient_notes(renderer: Renderer, templates_dir_label: str | None = No
         for file, personalization in sorted(renderer.personalizations(), key=lambda f: f[0])
         if not personalization.shared
     ]
+
+
+def rendering_notes(schedule: Schedule, renderer: Renderer) -> list[str]:
+    """Per reminder, how many shared renderings it may need and what they branch on."""
+    notes = []
+    for campaign in schedule.campaigns.values():
+        for reminder in campaign.reminders.values():
+            if reminder.template not in renderer.template_names():
+                continue
+            for language in sorted(renderer.languages_of(reminder.template)):
+                personalization = renderer.personalization(reminder.template, language)[1]
+                tests = [s for s in personalization.slots if s.test]
+                if not personalization.shared or not tests:
+                    continue
+                branches = ", ".join(f"{s.label} ({s.where})" for s in tests)
+                notes.append(
+                    f"{reminder.id} ({language}): up to {personalization.renderings} shared "
+                    f"renderings, branches on {branches}"
+                )
+    return notes
 
 
 def _check_one(

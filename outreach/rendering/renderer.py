@@ -15,8 +15,9 @@ from jinja2.runtime import Context
 
 from outreach.campaign.model import Campaign, Milestone, Schedule, Supporter
 from outreach.errors import OutreachError, Problem, ProblemsError
-from outreach.rendering.analysis import Personalization
+from outreach.rendering.analysis import FILLS, Personalization
 from outreach.rendering.environment import CampaignerUndefined, paragraphs
+from outreach.rendering.slots import Fills, Reading
 from outreach.rendering.social import share_links
 from outreach.rendering.templates import CompiledFile, TemplateSet, block_context
 from outreach.rendering.views import (
@@ -75,15 +76,58 @@ class Renderer:
     def personalization(self, template: str, language: str) -> tuple[str, Personalization]:
         """The language `template` renders in for a supporter in `language`, and how it varies."""
         compiled = self._file(template, language)
-        return compiled.language, compiled.personalization
+        return compiled.language, self._set.personalization(compiled)[0]
 
     def personalizations(self) -> list[tuple[str, Personalization]]:
         """Every template file, and how its email varies by supporter."""
         return [
-            (compiled.file, compiled.personalization)
+            (compiled.file, self._set.personalization(compiled)[0])
             for files in self._set.files.values()
             for compiled in files.values()
         ]
+
+    def reading(
+        self,
+        *,
+        campaign: Campaign,
+        template: str,
+        target_ids: Sequence[str],
+        milestone: Milestone | None,
+        supporter: Supporter,
+        send_date: date,
+    ) -> tuple[str, Reading | None]:
+        """The language `supporter`'s email renders in, and what they give its slots (None:
+        their email is rendered for them alone)."""
+        compiled = self._file(template, supporter.language)
+        personalization, reader = self._set.personalization(compiled)
+        if not personalization.shared:
+            return compiled.language, None
+        targets = tuple(target_ids)
+
+        def context() -> dict[str, Any]:
+            return self._base_context(campaign, targets, milestone, compiled.language, send_date)
+
+        return compiled.language, reader.read(supporter, context)
+
+    def render_shared(
+        self,
+        *,
+        campaign: Campaign,
+        template: str,
+        target_ids: Sequence[str],
+        milestone: Milestone | None,
+        supporter: Supporter,
+        reading: Reading,
+        send_date: date,
+        unsubscribe_url: str,
+    ) -> RenderedEmail:
+        """The email of every supporter whose reading is `reading` (`supporter` is one), with a
+        marker wherever a value is printed (`skeleton.py`)."""
+        compiled = self._set.skeleton_file(self._file(template, supporter.language))
+        extra = {FILLS: Fills(reading.values)}
+        return self._render(
+            compiled, campaign, target_ids, milestone, supporter, send_date, unsubscribe_url, extra
+        )
 
     def block_line(self, template: str, language: str, block: str) -> int | None:
         """The line where `template`'s file in `language` opens `block`, if it does."""
@@ -103,11 +147,28 @@ class Renderer:
     ) -> RenderedEmail:
         """The email `supporter` gets, in their language if the template has it, else the first."""
         compiled = self._file(template, supporter.language)
+        return self._render(
+            compiled, campaign, target_ids, milestone, supporter, send_date, unsubscribe_url
+        )
+
+    def _render(
+        self,
+        compiled: CompiledFile,
+        campaign: Campaign,
+        target_ids: Sequence[str],
+        milestone: Milestone | None,
+        supporter: Supporter,
+        send_date: date,
+        unsubscribe_url: str,
+        extra: dict[str, Any] | None = None,
+    ) -> RenderedEmail:
+        """`compiled`'s email for `supporter` (`extra`: more variables)."""
         language = compiled.language
         targets = tuple(target_ids)
         context = self._base_context(campaign, targets, milestone, language, send_date)
         context["supporter"] = supporter
         context["unsubscribe_url"] = unsubscribe_url
+        context.update(extra or {})
         post, share = self._post(compiled, context, campaign, targets, milestone, send_date)
         context["suggested_post"] = post
         context["share"] = share
@@ -120,7 +181,7 @@ class Renderer:
             html = self._block(compiled, rich, "html").strip()
         if not html:
             html = self._generated.render(language=language, subject=subject, body=paragraphs(text))
-        return RenderedEmail(subject, text, self._inliner.inline(html), post, language)
+        return RenderedEmail(subject, text, self._inliner.inline(html), post, language, html)
 
     def render_announcement(
         self,

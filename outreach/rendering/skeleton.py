@@ -1,9 +1,10 @@
 """Render once, fill in for each supporter: email skeletons with substitution tags.
 
-A skeleton is an email rendered for a stand-in supporter whose printed fields are markers
-(`-{{"city}}`). Where a marker lands says how a value must be encoded there: as it is (subject
-and text), escaped for HTML text or for an HTML attribute (the inlined markup writes the
-marker's `"` differently in each), or URL-quoted (a `mailto:` link). Each marker becomes a tag
+A skeleton is an email rendered for one supporter of a group with a marker (`-{{"city}}`)
+wherever a value is printed (`analysis.rewrite`); the group's tests all come out alike. Where
+a marker lands says how a value must be encoded there: as it is (subject and text), escaped
+for HTML text or for an HTML attribute (the inlined markup writes the marker's `"` differently
+in each), or URL-quoted (a `mailto:` link or a share link). Each marker becomes a tag
 (`-{{city}}`, `-{{city:html}}`, `-{{city:attr}}`, `-{{city:url}}`) whose value for a supporter
 is encoded the same way, so a filled skeleton is exactly what rendering for that supporter
 gives. A marker found in any other form (escaped twice, split by a link) leaves the group's
@@ -17,18 +18,16 @@ tag is made of); a supporter with any other value gets an email rendered for the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Mapping
 from urllib.parse import quote
 
-from outreach.campaign.model import Supporter
 from outreach.messages import TAG, Skeleton
 
 UNSUBSCRIBE_TAG = "-{{unsubscribe}}"
 """Stands for the supporter's unsubscribe token, inside the unsubscribe link."""
 
-_TEXT_MARKER = re.compile(r'-\{\{"([a-z_]+)\}\}|-%7B%7B%22([a-z_]+)%7D%7D')
-_HTML_MARKER = re.compile(r'-\{\{("|&quot;)([a-z_]+)\}\}|-%7B%7B%22([a-z_]+)%7D%7D')
+_TEXT_MARKER = re.compile(r'-\{\{"([a-z0-9_]+)\}\}|-%7B%7B%22([a-z0-9_]+)%7D%7D')
+_HTML_MARKER = re.compile(r'-\{\{("|&quot;)([a-z0-9_]+)\}\}|-%7B%7B%22([a-z0-9_]+)%7D%7D')
 _UNSUBSCRIBE = "unsubscribe"
 
 
@@ -66,40 +65,41 @@ def _raw(value: str) -> str:
 _ENCODINGS = {None: _raw, "html": _html_text, "attr": _html_attribute, "url": _url}
 
 
-@dataclass(frozen=True)
-class StandIn(Supporter):
-    """The supporter a skeleton is rendered for: markers in the fields that are filled in."""
-
-    full_name: str = ""
-
-    @property
-    def name(self) -> str:
-        """A marker too: the full name is filled in as a whole."""
-        return self.full_name
-
-
-def stand_in(language: str, filled: Iterable[str]) -> StandIn:
-    """A stand-in supporter in `language` with markers in the `filled` fields, others empty."""
-    markers = {field: marker(field) for field in filled}
-    return StandIn(
-        id=0,
-        email=markers.get("email", ""),
-        first_name=markers.get("first_name", ""),
-        last_name=markers.get("last_name", ""),
-        city=markers.get("city", ""),
-        region=markers.get("region", ""),
-        language=language,
-        full_name=markers.get("name", ""),
-    )
-
-
-def skeleton_values(skeleton: Skeleton, supporter: Supporter, token: str) -> dict[str, str]:
-    """Each tag's value for `supporter`, whose unsubscribe token is `token`."""
-    values = {}
+def skeleton_values(
+    skeleton: Skeleton, values: Mapping[str, str | None], token: str
+) -> dict[str, str]:
+    """Each tag's value for a supporter: `values` by slot name, `token` their unsubscribe token."""
+    filled = {}
     for tag, name, kind in skeleton.slots:
-        raw = token if name == _UNSUBSCRIBE else getattr(supporter, name)
-        values[tag] = _ENCODINGS[kind](raw)
-    return values
+        raw = token if name == _UNSUBSCRIBE else values[name]
+        filled[tag] = _ENCODINGS[kind](raw or "")
+    return filled
+
+
+_RAW_MARKER = re.compile(r"-\{\{&#34;[a-z0-9_]+\}\}")
+_CHARACTER_REFERENCE = re.compile(r"&[A-Za-z0-9#]*$")
+_RAW_TEXT = re.compile(r"<(/?)(script|style)\b", re.IGNORECASE)
+
+
+def markers_stand_alone(raw_html: str) -> bool:
+    """Whether every marker in the HTML (before inlining) sits where any plain value would be
+    read the same way: in text or in a quoted attribute, never in a tag's name or in `&...;`.
+
+    (`<{{ supporter.email }}>` is a tag for `p0@example.org`, but text for a marker.)
+    """
+    for match in _RAW_MARKER.finditer(raw_html):
+        before = raw_html[: match.start()]
+        opened, closed = before.rfind("<"), before.rfind(">")
+        if opened > closed:  # inside a tag: only within a quoted attribute value
+            inside = before[opened:]
+            if inside.count('"') % 2 == 0 and inside.count("'") % 2 == 0:
+                return False
+        elif _CHARACTER_REFERENCE.search(before):
+            return False
+        raw = [m for m in _RAW_TEXT.finditer(before)]
+        if raw and not raw[-1][1]:  # in a script or a style
+            return False
+    return True
 
 
 def skeleton_of(subject: str, text: str, html: str, language: str) -> Skeleton | None:

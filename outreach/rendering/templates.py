@@ -19,9 +19,10 @@ from jinja2 import Environment, Template, TemplateSyntaxError, meta, nodes
 from jinja2.runtime import Context
 
 from outreach.errors import OutreachError, Problem, ProblemsError
-from outreach.rendering.analysis import Personalization, analyse
+from outreach.rendering.analysis import Personalization, analyse, rewrite
 from outreach.rendering.environment import template_environment
 from outreach.rendering.safety import nesting_problem, unsafe_reads
+from outreach.rendering.slots import SlotReader
 
 Blocks = dict[str, list[Callable[[Context], Iterator[str]]]]
 
@@ -58,8 +59,8 @@ class CompiledFile:
     lines: Mapping[str, int]
     post_reads: tuple[str, ...] | None
     """The supporter fields the post block reads; None when it may read more (not cached)."""
-    personalization: Personalization
-    """How the email depends on the supporter: shared by many, or rendered for each."""
+    chain: tuple[str, ...] = ()
+    """The file and the layouts it extends, nearest first."""
 
 
 def block_context(template: Template, blocks: Blocks, variables: dict[str, Any]) -> Context:
@@ -78,8 +79,57 @@ class TemplateSet:
         self.html = template_environment(templates_dir, autoescape=True)
         self.filenames: dict[str, str] = {}
         """Compiled code's file name → the template file it came from (to locate errors)."""
+        self._sources: dict[str, tuple[str, str, str]] = {}
         self.files = self._compile(templates_dir)
         """Template name → language → compiled file."""
+        self._analysed: dict[str, tuple[Personalization, SlotReader]] = {}
+        self._skeletons: dict[str, CompiledFile] = {}
+
+    def personalization(self, compiled: CompiledFile) -> tuple[Personalization, SlotReader]:
+        """How `compiled`'s email depends on the supporter, and its slots' reader (cached)."""
+        if compiled.file not in self._analysed:
+            # Each environment compiles from a parse of its own: compiling optimizes in place.
+            personalization = analyse(self._fresh(compiled.chain))
+            twin = analyse(self._fresh(compiled.chain))
+            reader = SlotReader(personalization, twin, self.plain, self.html)
+            self._analysed[compiled.file] = personalization, reader
+        return self._analysed[compiled.file]
+
+    def skeleton_file(self, compiled: CompiledFile) -> CompiledFile:
+        """`compiled` with its value slots read from `outreach_fills` (compiled on first use)."""
+        if compiled.file not in self._skeletons:
+            plain, html = (
+                [
+                    self._from_tree(environment, name, tree)
+                    for name, tree in self._rewritten(compiled)
+                ]
+                for environment in (self.plain, self.html)
+            )
+            self._skeletons[compiled.file] = replace(
+                compiled,
+                plain=plain[0],
+                html=html[0],
+                plain_blocks=_blocks(plain),
+                html_blocks=_blocks(html),
+                post_reads=None,
+            )
+        return self._skeletons[compiled.file]
+
+    def _rewritten(self, compiled: CompiledFile) -> list[tuple[str, nodes.Template]]:
+        trees = self._fresh(compiled.chain)
+        rewrite(trees)
+        return list(trees.items())
+
+    def _fresh(self, chain: Sequence[str]) -> dict[str, nodes.Template]:
+        """The files of `chain` parsed anew (analysis and rewriting keep node identities)."""
+        return {name: self.plain.parse(*self._sources[name]) for name in chain}
+
+    def _from_tree(self, environment: Environment, name: str, tree: nodes.Template) -> Template:
+        tree.set_environment(environment)
+        code = environment.compile(tree, name, f"{self._sources[name][2]}#shared")
+        return environment.template_class.from_code(
+            environment, code, environment.make_globals(None)
+        )
 
     def _compile(self, templates_dir: Path) -> dict[str, dict[str, CompiledFile]]:
         """Compile every file of `templates_dir`."""
@@ -95,6 +145,7 @@ class TemplateSet:
                 if (deep := nesting_problem(self.plain, source)) is not None:
                     problems.append(Problem(f"{self.label}/{name}", *deep))
                     continue
+                self._sources[name] = (source, name, str(path))
                 trees[name] = self.plain.parse(source, name, str(path))
                 unsafe = unsafe_reads(trees[name])
                 problems += [Problem(f"{self.label}/{name}", *found) for found in unsafe]
@@ -168,12 +219,6 @@ class TemplateSet:
         html = [self.html.get_template(file) for file in chain]
         lines = {block.name: block.lineno for block in trees[name].find_all(nodes.Block)}
         post_reads = _supporter_reads(self.plain, [trees[file] for file in chain], "post")
-        personalization = analyse({file: trees[file] for file in chain})
-        if post_reads is None or not set(post_reads) <= {"language"}:
-            reason = f"{name}:{lines.get('post', 1)}: the suggested post reads supporter data"
-            personalization = Personalization(reason=personalization.reason or reason)
-        elif post_reads:
-            personalization = replace(personalization, by_language=True)
         return CompiledFile(
             name,
             language,
@@ -183,7 +228,7 @@ class TemplateSet:
             _blocks(html),
             lines,
             post_reads,
-            personalization,
+            tuple(chain),
         )
 
 

@@ -23,6 +23,8 @@ class RenderedEmail:
     post: str
     language: str
     """The language actually used (the first language when the supporter's has no file)."""
+    raw_html: str = ""
+    """The HTML before its CSS is inlined (where `skeleton.markers_stand_alone` looks)."""
 
 
 @dataclass(frozen=True)

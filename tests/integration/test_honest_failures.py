@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,12 +14,12 @@ from outreach.errors import DeliveryError
 from outreach.messages import ORGANIZATION, Outcome, OutgoingEmail, OutgoingPost
 from outreach.store import ledger
 from outreach.store.requeue import requeue_failed
+from outreach.testing import MemoryEmailTransport
 from outreach.transports.outbox import OutboxEmailTransport
 from tests.integration.sendgrid_server import SendGridServer, serving
 from tests.integration.test_dispatch import (
     EXPECTED,
     NOW,
-    RecordingTransport,
     _dispatcher,
     _with_demo_supporters,
 )
@@ -50,14 +50,14 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(folder)], check=True)
 
 
-class OutboxOn(RecordingTransport):
+class OutboxOn(MemoryEmailTransport):
     """The outbox transport, under dispatch's test harness."""
 
     def __init__(self, folder: Path) -> None:
         super().__init__()
         self.outbox = OutboxEmailTransport(folder, lambda: NOW)
 
-    def send(self, emails: list[OutgoingEmail]) -> list[Outcome]:  # type: ignore[override]
+    def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         return self.outbox.send(emails)
 
 
@@ -129,7 +129,7 @@ class BrokenX:
 def test_x_trouble_fails_the_announcement_and_never_holds_back_email(
     database_url: str, tmp_path: Path, refuse: bool
 ) -> None:
-    dispatcher_ = _with_demo_supporters(_dispatcher(database_url, RecordingTransport(), tmp_path))
+    dispatcher_ = _with_demo_supporters(_dispatcher(database_url, MemoryEmailTransport(), tmp_path))
     good_x = dispatcher_.post_transport
     dispatcher_.post_transport = BrokenX(refuse)
     report = dispatcher_.run_once(NOW)
@@ -141,18 +141,18 @@ def test_x_trouble_fails_the_announcement_and_never_holds_back_email(
     assert any(s.announced for s in again.sends) and not again.troubled
 
 
-class RefusingFirst(RecordingTransport):
+class RefusingFirst(MemoryEmailTransport):
     """Refuses the first recipient it sees for good (their mailbox does not exist: 550)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.refused: int | None = None
 
-    def send(self, emails: list[OutgoingEmail]) -> list[Outcome]:  # type: ignore[override]
-        self.received.extend((e.reminder, e.supporter_id) for e in emails)
+    def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
         if self.refused is None:
             self.refused = emails[0].supporter_id
-        return [Outcome(e.supporter_id, e.supporter_id != self.refused, "550") for e in emails]
+            self.reject = frozenset({self.refused})
+        return super().send(emails)
 
 
 def test_failed_sends_are_sent_again_only_when_requeued(database_url: str, tmp_path: Path) -> None:
@@ -160,9 +160,9 @@ def test_failed_sends_are_sent_again_only_when_requeued(database_url: str, tmp_p
     dispatcher_ = _with_demo_supporters(_dispatcher(database_url, refusing, tmp_path))
     report = dispatcher_.run_once(NOW)
     assert report.failed == 1 and report.troubled
-    assert _dispatcher(database_url, RecordingTransport(), tmp_path).run_once(NOW).sent == 0
+    assert _dispatcher(database_url, MemoryEmailTransport(), tmp_path).run_once(NOW).sent == 0
     assert requeue_failed(dispatcher_.engine, "no-such-reminder") == 0
     assert requeue_failed(dispatcher_.engine, "two-weeks-before") == 1
-    again = RecordingTransport()
+    again = MemoryEmailTransport()
     assert _dispatcher(database_url, again, tmp_path).run_once(NOW).sent == 1
     assert [sid for _, sid in again.received] == [refusing.refused]

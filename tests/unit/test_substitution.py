@@ -71,9 +71,11 @@ def composer(schedule: Schedule, templates: Path = REPO / "templates") -> Compos
     return Composer(schedule, Renderer(schedule, templates), TokenSigner("k"), PUBLIC_URL)
 
 
-def alone(composer_: Composer, send: Send, email: OutgoingEmail) -> tuple[str, str, str, str]:
+def alone(
+    composer_: Composer, send: Send, email: OutgoingEmail, rows: list[dict[str, Any]] = ROWS
+) -> tuple[str, str, str, str]:
     """The email rendered for its supporter alone (with its unsubscribe link: tokens are timed)."""
-    supporter = next(s for s in map(supporter_from_row, ROWS) if s.id == email.supporter_id)
+    supporter = next(s for s in map(supporter_from_row, rows) if s.id == email.supporter_id)
     rendered = composer_.renderer.render_email(
         campaign=send.campaign,
         template=send.template,
@@ -158,20 +160,26 @@ def small(
     [
         ("{{ supporter.city }}, {{ supporter.name }} <{{ supporter.email }}>", None),
         ("{% if supporter.city and not supporter.region %}{{ supporter.city }}{% endif %}", None),
-        ("{{ 'from ' ~ 'afar' if not supporter.city else supporter.city }}", "transforms"),
+        ("{{ 'from ' ~ 'afar' if not supporter.city else supporter.city }}", None),
         ("{{ 'here' if supporter.city else 'there' }}", None),
         ("{% for t in targets if supporter.city %}{{ t.name }}{% endfor %}", None),
         ("{{ mailto('a@example.org', body=supporter.city) }}", None),
         ("{{ mailto(supporter.email) }}", "transforms supporter.email"),
         ("{% block b %} {{ supporter.city }} {% endblock %}|{{ self.b()|trim }}", None),
         ("{% if supporter.language == 'fr' %}Bonjour{% endif %}", None),
-        ("{{ supporter.city|upper }}", "t.en.j2:2: transforms supporter.city before printing"),
-        ("{% if supporter.city == 'Halifax' %}home{% endif %}", "transforms supporter.city"),
+        ("{{ supporter.city|upper }} {{ supporter.city|truncate(5, True, '') }}", None),
+        ("{% if supporter.city == 'Halifax' %}home{% endif %}", None),
+        ("{% if supporter.city|length > 6 or supporter.city is string %}x{% endif %}", None),
+        ("{{ supporter.city|replace('a', '&') ~ '<' }}", None),
+        ("{% for t in targets %}{{ loop.index ~ supporter.city }}{% endfor %}", "loop"),
+        ("{{ supporter.city|paragraphs|upper }}", "t.en.j2:2: transforms supporter.city"),
         ("{% for c in supporter.city %}{{ c }}{% endfor %}", "transforms supporter.city"),
         ("{% set c = supporter.city %}{{ c }}", "transforms supporter.city"),
         ("{% macro m() %}{{ supporter.city }}{% endmacro %}{{ m() }}", "transforms"),
-        ("{% if supporter.fields %}member{% endif %}", "reads supporter.fields"),
-        ("{{ supporter['city'] }}", "uses `supporter` other than through one of its fields"),
+        ("{% if supporter.fields %}member{% endif %}", None),
+        ("{% set supporter = 1 %}{{ supporter }}", "t.en.j2:2: assigns 'supporter'"),
+        ("{{ supporter['city'] }}", None),
+        ("{{ supporter }}", "uses `supporter` other than through one of its fields"),
         ("{% block b %}{{ supporter.city }}{% endblock %}{{ self.b()|upper }}", "'b' block"),
         ("{{ unsubscribe_url|replace('u', 'v') }}", "transforms unsubscribe_url"),
         ('{% include "_inc.j2" %}', "uses another template"),
@@ -209,11 +217,28 @@ def test_a_marker_escaped_twice_makes_the_group_render_alone(tmp_path: Path) -> 
     assert emails[0].skeleton is None  # Halifax; those without a city share theirs
 
 
-def test_a_post_reading_supporter_data_makes_the_email_rendered_for_each(tmp_path: Path) -> None:
-    composer_, _ = small(tmp_path, "Hello", post="From {{ supporter.city }} @cafreeland")
+def test_a_post_printing_supporter_data_is_filled_in_with_its_share_links(tmp_path: Path) -> None:
+    post = "Writing from {{ supporter.city }}: @cafreeland #{{ supporter.first_name|upper }}"
+    text = "{{ suggested_post }}\n{{ share.x }}\n{{ share.mastodon }}"
+    html = "<p>{{ suggested_post }}</p><a href='{{ share.bluesky }}'>x</a> {{ unsubscribe_url }}"
+    composer_, send = small(tmp_path, text, post=post, html=html)
+    assert per_recipient_notes(composer_.renderer, "templates") == []
+    emails = [composer_.compose(send, data) for data in ROWS]
+    assert [parts(email) for email in emails] == [alone(composer_, send, e) for e in emails]
+    first = emails[0]
+    assert first.skeleton is not None and "-{{city:url}}" in first.skeleton.text
+    assert first.substitutions["-{{city:url}}"] == "Halifax"
+    assert "Writing%20from%20Halifax%3A%20%40cafreeland%20%23FIONA" in first.text
+    html_values = [v for k, v in emails[7].substitutions.items() if k.endswith(":html}}")]
+    assert emails[7].skeleton is not None and any("&amp;" in v for v in html_values)
+
+
+def test_a_post_transformed_renders_for_each(tmp_path: Path) -> None:
+    text = "{{ suggested_post|upper }}"
+    composer_, _ = small(tmp_path, text, post="From {{ supporter.city }} @cafreeland")
     assert per_recipient_notes(composer_.renderer, "templates") == [
         "templates/t.en.j2: rendered for each supporter on its own, one SendGrid request each "
-        "(t.en.j2:4: the suggested post reads supporter data)"
+        "(t.en.j2:2: transforms suggested_post, which prints supporter data)"
     ]
 
 
@@ -230,7 +255,11 @@ def test_the_demo_templates_all_share_their_rendering() -> None:
     renderer = Renderer(demo(), REPO / "templates")
     assert per_recipient_notes(renderer) == []
     letter = renderer.personalization("letter-reminder", "fr-CA")
-    assert letter[0] == "fr" and letter[1].fields == ("city", "first_name", "last_name")
+    assert letter[0] == "fr" and letter[1].fields == (
+        "supporter.city",
+        "supporter.first_name",
+        "supporter.last_name",
+    )
 
 
 def test_the_email_knows_when_it_is_due() -> None:

@@ -1,0 +1,147 @@
+"""Each supporter's slots computed: how their tests come out and the values they print.
+
+Supporters whose tests come out alike, and whose printed values are empty alike, share one
+rendering (`Reading.key`); the values are filled into it. A slot that cannot be computed for a
+supporter (an undefined field, say) is an error in its place: the shared rendering raises where
+it meets it, and its supporters are rendered on their own, as they would be anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from jinja2 import Environment, Template, nodes
+from jinja2.exceptions import UndefinedError
+from markupsafe import Markup
+
+from outreach.campaign.model import Supporter
+from outreach.rendering.analysis import Personalization, Slot
+from outreach.rendering.skeleton import marker, plain
+
+ERROR = "!"
+"""A slot that raised for this supporter."""
+
+_ATTRIBUTES = frozenset(f.name for f in fields(Supporter)) | {"name"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one supporter gives a template's slots."""
+
+    key: tuple[Hashable, ...]
+    """Alike for supporters who share a rendering."""
+    values: Mapping[str, str | None]
+    """Each value slot's text (None: it raised)."""
+
+
+class Fills(Mapping[str, str]):
+    """`outreach_fills` in a shared rendering: a marker for each non-empty value slot."""
+
+    def __init__(self, values: Mapping[str, str | None]) -> None:
+        self._values = values
+
+    def __getitem__(self, name: str) -> str:
+        value = self._values[name]
+        if value is None:
+            raise UndefinedError(f"slot {name} has no value for these supporters")
+        return marker(name) if value else ""
+
+    def __iter__(self) -> Any:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+Evaluate = Callable[[Supporter, Callable[[], dict[str, Any]]], Any]
+
+
+class SlotReader:
+    """Computes a template file's slots for supporters."""
+
+    def __init__(
+        self,
+        personalization: Personalization,
+        twin: Personalization,
+        plain: Environment,
+        html: Environment,
+    ) -> None:
+        """`twin`: the same analysis of another parse, to compile for the HTML environment."""
+        self._slots = [
+            (slot, _evaluator(slot, plain), _evaluator(other, html) if slot.dual else None)
+            for slot, other in zip(personalization.slots, twin.slots, strict=True)
+        ]
+
+    def read(self, supporter: Supporter, context: Callable[[], dict[str, Any]]) -> Reading | None:
+        """`supporter`'s reading; None when a value cannot be filled in (render them alone)."""
+        key: list[Hashable] = []
+        values: dict[str, str | None] = {}
+        for slot, plain_value, html_value in self._slots:
+            outcome = _outcome(slot, plain_value, supporter, context)
+            if html_value is not None:
+                other = _outcome(slot, html_value, supporter, context)
+                if other != outcome:
+                    if slot.test:
+                        outcome = (outcome, other)
+                    else:
+                        return None
+            if slot.test:
+                key.append(outcome)
+                continue
+            if outcome is _UNFILLABLE:
+                return None
+            values[slot.name] = None if outcome is ERROR else outcome
+            key.append(ERROR if outcome is ERROR else bool(outcome))
+        return Reading(tuple(key), values)
+
+
+_UNFILLABLE = object()
+
+
+def _outcome(
+    slot: Slot, evaluate: Evaluate, supporter: Supporter, context: Callable[[], dict[str, Any]]
+) -> Any:
+    """A test's truth, a value's text (ERROR when it raised, _UNFILLABLE when not plain)."""
+    try:
+        value = evaluate(supporter, context)
+        if slot.test:
+            return bool(value)
+        if isinstance(value, Markup) or (not slot.as_text and type(value) is not str):
+            return _UNFILLABLE
+        text = "" if value is None else str(value)
+    except Exception:
+        return ERROR
+    return text if plain(text) or not text else _UNFILLABLE
+
+
+def _evaluator(slot: Slot, environment: Environment) -> Evaluate:
+    """A function computing `slot`'s expression for a supporter, in `environment`."""
+    node = slot.node
+    if (
+        isinstance(node, nodes.Getattr)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "supporter"
+        and node.attr in _ATTRIBUTES
+    ):
+        attribute = node.attr
+        return lambda supporter, _: getattr(supporter, attribute)
+    template = _expression_template(node, environment)
+
+    def evaluate(supporter: Supporter, context: Callable[[], dict[str, Any]]) -> Any:
+        run = template.new_context({**context(), "supporter": supporter})
+        for _ in template.root_render_func(run):
+            pass
+        return run.vars["result"]
+
+    return evaluate
+
+
+def _expression_template(node: nodes.Node, environment: Environment) -> Template:
+    """A template that stores `node`'s value in `result`."""
+    target = nodes.Name("result", "store", lineno=node.lineno)
+    tree = nodes.Template([nodes.Assign(target, node, lineno=node.lineno)], lineno=1)
+    tree.set_environment(environment)
+    code = environment.compile(tree, "<slot>", "<slot>")
+    return environment.template_class.from_code(environment, code, environment.make_globals(None))
