@@ -18,6 +18,7 @@ from outreach.cli.output import RichProgress, err_console, out_console, plan_tab
 from outreach.cli.queue import queue
 from outreach.cli.serve import campaign, serve
 from outreach.cli.supporters import supporters
+from outreach.cli.users import users
 from outreach.clock import parse_now
 from outreach.config import Settings
 from outreach.delivery.dispatch import RunReport, all_sends
@@ -258,6 +259,7 @@ cli.add_command(queue)
 cli.add_command(serve)
 cli.add_command(campaign)
 cli.add_command(db)
+cli.add_command(users)
 
 
 def main() -> None:

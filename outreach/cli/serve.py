@@ -21,7 +21,7 @@ pass_app = click.make_pass_decorator(App)
 )
 @pass_app
 def serve(app: App, host: str, port: int) -> None:
-    """The web app: unsubscribe links, SendGrid webhook, organizer dashboard."""
+    """The web app: unsubscribe links, SendGrid webhook, organizer console."""
     import uvicorn
 
     from outreach.web.app import create_app
@@ -36,8 +36,7 @@ def serve(app: App, host: str, port: int) -> None:
         click.echo("SendGrid webhook: /webhooks/sendgrid, UNSIGNED (OUTREACH_WEBHOOK_INSECURE=1)")
     else:
         click.echo("SendGrid webhook: off until SENDGRID_WEBHOOK_PUBLIC_KEY is set")
-    if settings.dashboard_password is None:
-        click.echo("Dashboard: off until OUTREACH_DASHBOARD_PASSWORD is set")
+    click.echo("Organizer console: /login (accounts: `outreach users add EMAIL --role admin`)")
     uvicorn.run(web, host=host, port=port, access_log=False, server_header=False)
 
 
