@@ -121,7 +121,10 @@ class Console:
             organization=self.app.schedule.organization,
             **values,
         )
-        return HTMLResponse(html, status_code, headers={"Content-Security-Policy": CSP})
+        # same-origin: a browser sends `Origin: null` from a no-referrer page, and the CSRF
+        # check needs the real one; nothing leaves for another site.
+        headers = {"Content-Security-Policy": CSP, "Referrer-Policy": "same-origin"}
+        return HTMLResponse(html, status_code, headers=headers)
 
     def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
         """HttpOnly, SameSite=Lax, Secure when the site is served over HTTPS."""
