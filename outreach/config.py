@@ -78,9 +78,6 @@ class Settings(BaseSettings):
     )
     """Processes a large send is shared out across (default: one per core, up to 4)."""
     heartbeat: Path | None = _variable("OUTREACH_HEARTBEAT", None, "a file path")
-    dashboard_password: SecretStr | None = _variable(
-        "OUTREACH_DASHBOARD_PASSWORD", None, "a password"
-    )
     webhook_public_key: SecretStr | None = _variable(
         "SENDGRID_WEBHOOK_PUBLIC_KEY", None, "SendGrid's verification key"
     )

@@ -26,6 +26,7 @@ COMMANDS = {
     "serve": ("outreach.cli.serve", "serve", "The web app: unsubscribe, webhook, console."),
     "status": ("outreach.cli.reports", "status", "Per reminder: what was sent, and what was not."),
     "supporters": ("outreach.cli.supporters", "supporters", "Import, export, unsubscribe."),
+    "users": ("outreach.cli.users", "users", "Accounts for the organizer console."),
 }
 """Command name → (module, attribute, one-line help): a command's imports cost only the
 commands that use them (the web stack, the transports' client libraries, the scheduler)."""

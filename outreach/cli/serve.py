@@ -1,4 +1,4 @@
-"""`outreach serve`: the web app (unsubscribe links, the SendGrid webhook, the dashboard)."""
+"""`outreach serve`: the web app (unsubscribe links, the SendGrid webhook, the console)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from outreach.web.app import create_app
 )
 @pass_app
 def serve(app: App, host: str, port: int) -> None:
-    """The web app: unsubscribe links, SendGrid webhook, organizer dashboard."""
+    """The web app: unsubscribe links, SendGrid webhook, organizer console."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     web = create_app(app)
     settings = app.settings
@@ -30,6 +30,5 @@ def serve(app: App, host: str, port: int) -> None:
         click.echo("SendGrid webhook: /webhooks/sendgrid, UNSIGNED (OUTREACH_WEBHOOK_INSECURE=1)")
     else:
         click.echo("SendGrid webhook: off until SENDGRID_WEBHOOK_PUBLIC_KEY is set")
-    if settings.dashboard_password is None:
-        click.echo("Dashboard: off until OUTREACH_DASHBOARD_PASSWORD is set")
+    click.echo("Organizer console: /login (accounts: `outreach users add EMAIL --role admin`)")
     uvicorn.run(web, host=host, port=port, access_log=False, server_header=False)

@@ -164,3 +164,48 @@ pauses = Table(
     Column("reason", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# The organizer console (store/accounts.py): accounts, their sessions, sign-in failures, audit.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False, unique=True),  # accounts.account_key
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("role", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("role IN ('viewer', 'organizer', 'admin')", name="ck_users_role"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the cookie's token
+    Column("user_id", Integer, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+Index("ix_sessions_user", sessions.c.user_id)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(320), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+Index("ix_login_failures_account", login_failures.c.account, login_failures.c.at)
+Index("ix_login_failures_address", login_failures.c.address, login_failures.c.at)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),  # an account's email, or "cli"
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)

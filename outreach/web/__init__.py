@@ -1,1 +1,1 @@
-"""The web side of outreach: unsubscribe links, the SendGrid webhook, the dashboard."""
+"""The web side of outreach: unsubscribe links, the SendGrid webhook, the organizer console."""

@@ -1,4 +1,4 @@
-"""The web app `outreach serve` runs: unsubscribe links, the SendGrid webhook, the dashboard.
+"""The web app `outreach serve` runs: unsubscribe links, the SendGrid webhook, the console.
 
 Debug is off: an unexpected error is logged on the server and answered with a plain page,
 never a stack trace. Request bodies are size-limited and every response has safe headers.
@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from outreach.app import App
-from outreach.web.dashboard import Dashboard
+from outreach.web.console.routes import console_routes
 from outreach.web.limits import BodyLimit, SecurityHeaders
 from outreach.web.pages import Pages
 from outreach.web.unsubscribe import UnsubscribeLink
@@ -49,7 +49,6 @@ def create_app(app: App, clock: Callable[[], datetime] = _utc_now) -> Starlette:
         clock=clock,
     )
     link = UnsubscribeLink(engine, app.signer, pages, clock)
-    dashboard = Dashboard(app, pages, settings.dashboard_password, clock)
 
     async def healthz(request: Request) -> PlainTextResponse:
         def ping() -> None:
@@ -82,7 +81,7 @@ def create_app(app: App, clock: Callable[[], datetime] = _utc_now) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/u/{token}", link.handle, methods=["GET", "POST"]),
             Route("/webhooks/sendgrid", webhook.receive, methods=["POST"]),
-            Route("/", dashboard.show, methods=["GET"]),
+            *console_routes(app, clock),
         ],
         middleware=[
             Middleware(SecurityHeaders),

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 
 from outreach.campaign.model import Schedule
-from outreach.delivery.reports import SendStatus
 
 TEXTS: Mapping[str, Mapping[str, str]] = {
     "en": {
@@ -35,10 +34,6 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "too_large.body": "This request is larger than this site accepts.",
         "error.heading": "Something went wrong",
         "error.body": "Please try again in a few minutes, or write to {org_email}.",
-        "disabled.heading": "Dashboard disabled",
-        "disabled.body": "Set OUTREACH_DASHBOARD_PASSWORD to open the organizer dashboard.",
-        "login.heading": "Sign in required",
-        "login.body": "The organizer dashboard needs the dashboard password.",
     },
     "fr": {
         "confirm.heading": "Se désabonner",
@@ -63,10 +58,6 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "too_large.body": "Cette requête dépasse la taille que ce site accepte.",
         "error.heading": "Une erreur est survenue",
         "error.body": "Veuillez réessayer dans quelques minutes, ou écrivez-nous à {org_email}.",
-        "disabled.heading": "Tableau de bord désactivé",
-        "disabled.body": "Définissez OUTREACH_DASHBOARD_PASSWORD pour ouvrir le tableau de bord.",
-        "login.heading": "Connexion requise",
-        "login.body": "Le tableau de bord demande son mot de passe.",
     },
 }
 
@@ -111,23 +102,8 @@ _PAGE = """{% extends "layout.html" %}{% block content %}
 {% endfor %}{% endblock %}
 """
 
-_DASHBOARD = """{% extends "layout.html" %}{% block content %}
-<h1>{{ title }}</h1>
-<p>{{ now }}</p>
-{% for campaign, reason in paused.items() %}<p class="paused">{{ campaign }} PAUSED: {{ reason }};
-resume with <code>outreach campaign resume {{ campaign }}</code></p>
-{% endfor %}<table>
-<thead><tr><th>campaign</th><th>reminder</th>{% for c in columns %}<th>{{ c }}</th>{% endfor %}
-</tr></thead>
-<tbody>{% for row in rows %}<tr><td>{{ row.campaign }}</td><td>{{ row.reminder }}</td>
-{% for c in columns %}<td class="n">{{ row[c] }}</td>{% endfor %}</tr>
-{% endfor %}</tbody>
-</table>
-{% endblock %}
-"""
-
 _environment = Environment(
-    loader=DictLoader({"layout.html": _LAYOUT, "page.html": _PAGE, "dashboard.html": _DASHBOARD}),
+    loader=DictLoader({"layout.html": _LAYOUT, "page.html": _PAGE}),
     autoescape=select_autoescape(default=True),
     undefined=StrictUndefined,
     trim_blocks=False,
@@ -227,23 +203,4 @@ class Pages:
                 )
                 for language in self.languages
             ]
-        )
-
-    def dashboard(
-        self,
-        rows: Sequence[SendStatus],
-        paused: Mapping[str, str],
-        now: str,
-        columns: Sequence[str],
-    ) -> str:
-        """The organizer's read-only view of `outreach status`."""
-        return _environment.get_template("dashboard.html").render(
-            title="Delivery status",
-            now=now,
-            rows=[row.as_json() for row in rows],
-            paused=paused,
-            columns=columns,
-            organization=self.organization,
-            language="en",
-            wide=True,
         )

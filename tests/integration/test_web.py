@@ -1,8 +1,7 @@
-"""The web app on a real server: unsubscribe links, health, errors, limits and the dashboard."""
+"""The web app on a real server: unsubscribe links, health, errors and limits."""
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,14 +11,12 @@ import httpx
 import pytest
 
 from outreach.app import App
-from outreach.store.feedback import pause
 from outreach.store.schema import supporters, suppressions
 from outreach.tokens import MAX_AGE_SECONDS, TokenSigner
 from outreach.web.app import create_app
 from tests.integration.web_support import (
     SECRET,
     demo_app,
-    record_sent,
     serving,
     supporter_id,
     suppressed,
@@ -28,12 +25,11 @@ from tests.integration.web_support import (
 NOW = datetime(2018, 3, 2, 12, 0, tzinfo=UTC)
 CAMPAIGN = "mexico-refugees"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> App:
-    return demo_app(database_url, tmp_path, OUTREACH_DASHBOARD_PASSWORD=PASSWORD)
+    return demo_app(database_url, tmp_path)
 
 
 @pytest.fixture
@@ -205,35 +201,3 @@ def test_an_unexpected_error_shows_a_plain_page_without_trace_or_secret(
     assert "Something went wrong" in answer.text
     for leak in ("Traceback", "suppressions", "sqlalchemy", SECRET):
         assert leak not in answer.text
-
-
-def basic(password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"org:{password}".encode()).decode()}
-
-
-def test_the_dashboard_needs_its_password(app: App, base: str) -> None:
-    record_sent(
-        app, CAMPAIGN, "two-weeks-before", [supporter_id(app, "fiona.macdonald@example.org")]
-    )
-    pause(app.engine, CAMPAIGN, "<b>spam</b> reports at 2.04% of sent (1 of 49)", NOW)
-    assert httpx.get(f"{base}/").status_code == 401
-    challenged = httpx.get(f"{base}/", headers=basic("wrong"))
-    assert challenged.status_code == 401
-    assert challenged.headers["www-authenticate"].startswith("Basic ")
-    assert httpx.get(f"{base}/", headers={"Authorization": "Basic !!!"}).status_code == 401
-
-    page = httpx.get(f"{base}/", headers=basic(PASSWORD))
-    assert page.status_code == 200
-    assert "<td>mexico-refugees</td><td>two-weeks-before</td>" in page.text
-    assert "mexico-refugees PAUSED: &lt;b&gt;spam&lt;/b&gt; reports at 2.04%" in page.text
-    assert "outreach campaign resume mexico-refugees" in page.text
-
-
-def test_the_dashboard_is_refused_while_no_password_is_set(
-    database_url: str, tmp_path: Path
-) -> None:
-    app = demo_app(database_url, tmp_path)
-    with serving(create_app(app, clock=lambda: NOW)) as base:
-        answer = httpx.get(f"{base}/", headers=basic(""))
-    assert answer.status_code == 403
-    assert "OUTREACH_DASHBOARD_PASSWORD" in answer.text

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from outreach.store.feedback import spam_pause_reason, spam_rate
-from outreach.web.dashboard import password_in
 from outreach.web.pages import mask_email
 from outreach.web.webhook import parse_event, parse_events
 
@@ -144,13 +142,3 @@ def test_an_event_without_id_gets_one_from_its_content() -> None:
 )
 def test_addresses_are_masked(email: str, masked: str) -> None:
     assert mask_email(email) == masked
-
-
-def test_basic_credentials_are_read_and_junk_is_not() -> None:
-    token = base64.b64encode(b"org:p:ss").decode()
-    assert password_in(f"Basic {token}") == "p:ss"
-    assert password_in(f"basic {token}") == "p:ss"
-    assert password_in("Bearer abc") is None
-    assert password_in("Basic !!!") is None
-    assert password_in(f"Basic {base64.b64encode(b'no-colon').decode()}") is None
-    assert password_in(None) is None
