@@ -11,6 +11,7 @@ import sys
 from datetime import timedelta
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from outreach.app import App
 from outreach.cli.db import db
@@ -28,6 +29,7 @@ from outreach.errors import DeliveryError, OutreachError, ProblemsError
 from outreach.rendering.checks import check_templates, per_recipient_notes
 from outreach.rendering.social import share_links
 from outreach.store import ledger
+from outreach.store.db import describe_error, is_locked
 
 NOW_HELP = "Pretend it is this time (ISO 8601; a naive time is in the schedule's time zone)."
 
@@ -285,6 +287,11 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(1)
+    except DBAPIError as exc:  # its text would quote SQL and supporters' data
+        if os.environ.get("OUTREACH_DEBUG"):
+            raise
+        click.echo(f"error: {describe_error(exc)}", err=True)
+        sys.exit(1 if is_locked(exc) else 2)
     except Exception as exc:
         if os.environ.get("OUTREACH_DEBUG"):
             raise
