@@ -10,6 +10,7 @@ from typing import TextIO
 
 import click
 from rich.progress import Progress
+from sqlalchemy import Engine
 
 from outreach.app import App
 from outreach.cli.output import err_console
@@ -87,13 +88,13 @@ def export_command(app: App, file: Path | None) -> None:
     """
     today = datetime.now(UTC).date()
     if file is None or str(file) == "-":
-        count = _write_export(app, sys.stdout, today)
+        count = write_export(app.engine, sys.stdout, today)
         click.echo(f"exported {count} supporters", err=True)
         return
     temporary = file.with_name(f".{file.name}.tmp")
     try:
         with private_file(temporary) as handle:
-            count = _write_export(app, handle, today)
+            count = write_export(app.engine, handle, today)
         temporary.replace(file)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
@@ -101,12 +102,13 @@ def export_command(app: App, file: Path | None) -> None:
     click.echo(f"{file}: exported {count} supporters")
 
 
-def _write_export(app: App, handle: TextIO, today: date) -> int:
-    header = export_header(custom_field_names(app.engine))
+def write_export(engine: Engine, handle: TextIO, today: date) -> int:
+    """Every supporter as CSV on `handle`; how many."""
+    header = export_header(custom_field_names(engine))
     writer = csv.writer(handle)
     writer.writerow(header)
     count = 0
-    for row in export_rows(app.engine):
+    for row in export_rows(engine):
         writer.writerow(export_cells(row, read_fields(str(row["fields"])), header, today))
         count += 1
     return count

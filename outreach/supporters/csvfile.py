@@ -78,6 +78,7 @@ class SupporterRecord:
     fields: dict[str, str]  # the custom columns' non-blank values
     columns: frozenset[str] = frozenset(COLUMNS)  # every column the file has
     line: int = 0  # where the row starts in its file
+    given_timezone: str | None = None  # the zone the row names, None when blank
 
     def has(self, column: str) -> bool:
         """Whether the file has this column (a blank in it clears the stored value)."""
@@ -191,7 +192,7 @@ def _record(
         raise _Invalid(f"email is longer than {KEY_LENGTH} characters")
     language = _language(text["language"])
     region = text["region"].upper()
-    zone = _zone(text["timezone"])
+    zone = given_zone = _zone(text["timezone"])
     if zone is None and in_canada(text["country"]):
         zone = timezone_for_region(region)
     consent = _consent(text["consent"])
@@ -217,6 +218,7 @@ def _record(
         fields={name: value for name, value in extra.items() if value},
         columns=columns,
         line=line,
+        given_timezone=given_zone,
     )
 
 

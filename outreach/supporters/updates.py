@@ -78,18 +78,17 @@ def changes(stored: Mapping[str, Any], record: SupporterRecord, suppressed: bool
 
 
 def _timezone(stored: Mapping[str, Any], record: SupporterRecord, wanted: Mapping[str, Any]) -> Any:
-    """The file's zone; without a timezone column, the new region's zone when the stored zone
-    came from the stored region (an explicit zone stays)."""
-    if record.has("timezone"):
-        return record.timezone
-    zone = stored["timezone"]
-    if not (record.has("region") or record.has("country")):
-        return zone
-    if zone is not None and zone != _region_zone(stored["region"], stored["country"]):
-        return zone
-    return _region_zone(
+    """The zone the file names; else, when the file has a blank timezone, or a new region
+    and the stored zone came from the stored region, the region's zone; else the stored one."""
+    derived = _region_zone(
         wanted.get("region", stored["region"]), wanted.get("country", stored["country"])
     )
+    if record.has("timezone"):
+        return record.given_timezone or derived
+    zone = stored["timezone"]
+    if zone is not None and zone != _region_zone(stored["region"], stored["country"]):
+        return zone
+    return derived
 
 
 def _region_zone(region: str, country: str) -> str | None:
