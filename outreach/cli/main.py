@@ -92,12 +92,31 @@ def main() -> None:
 
         if os.environ.get(DEBUG_VARIABLE):
             raise
+        trouble = _database_trouble(exc)
+        if trouble is not None:
+            message, status = trouble
+            click.echo(f"error: {message}", err=True)
+            sys.exit(status)
         click.echo(
             f"unexpected error: {type(exc).__name__}: {exc} "
             "(set OUTREACH_DEBUG=1 to see where; please report it)",
             err=True,
         )
         sys.exit(2)
+
+
+def _database_trouble(exc: Exception) -> tuple[str, int] | None:
+    """A database error as one line that quotes no SQL and no supporter's data, and its exit
+    status (1 for a locked database, which the organizer can retry); None for other errors."""
+    if "sqlalchemy" not in sys.modules:  # imported by then if the error came from it
+        return None
+    from sqlalchemy.exc import DBAPIError
+
+    from outreach.store.db import describe_error, is_locked
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    return describe_error(exc), 1 if is_locked(exc) else 2
 
 
 if __name__ == "__main__":

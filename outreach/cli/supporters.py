@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import click
 from rich.progress import Progress
+from sqlalchemy import Engine
 
 from outreach.app import App
 from outreach.cli.context import pass_app
 from outreach.cli.output import err_console
 from outreach.errors import OutreachError
-from outreach.store.people import export_rows, find_supporter, import_supporters, suppress
-from outreach.supporters.csvfile import EXPORT_COLUMNS, consent_lapsed, parse_supporters
+from outreach.privacy import private_file
+from outreach.store.people import (
+    custom_field_names,
+    export_rows,
+    find_supporter,
+    import_supporters,
+    suppress,
+)
+from outreach.supporters.csvfile import parse_supporters
+from outreach.supporters.exporting import export_cells, export_header
+from outreach.supporters.updates import read_fields
 
 
 @click.group()
@@ -26,9 +36,13 @@ def supporters() -> None:
 
 @supporters.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what the import would change; write nothing.")
 @pass_app
-def import_command(app: App, file: Path) -> None:
-    """Import or update supporters from a CSV file (UTF-8)."""
+def import_command(app: App, file: Path, dry_run: bool) -> None:
+    """Import or update supporters from a CSV file (UTF-8).
+
+    Only the columns the file has are updated; a blank or missing consent keeps the stored one.
+    """
     try:
         handle = file.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -41,6 +55,7 @@ def import_command(app: App, file: Path) -> None:
                 parse_supporters(handle, file.name),
                 datetime.now(UTC),
                 on_progress=lambda rows: progress.advance(task, rows),
+                dry_run=dry_run,
             )
         except UnicodeDecodeError as exc:
             raise OutreachError(
@@ -48,9 +63,10 @@ def import_command(app: App, file: Path) -> None:
             ) from None
     for rejected in report.rejected:
         click.echo(f"{file}:{rejected.line}: {rejected.reason} (row skipped)", err=True)
+    prefix = "dry run, nothing written: would have " if dry_run else ""
     click.echo(
-        f"{file}: imported {report.imported}, updated {report.updated}, "
-        f"rejected {len(report.rejected)}"
+        f"{file}: {prefix}imported {report.imported}, updated {report.updated}, "
+        f"rejected {len(report.rejected)}, unchanged {report.unchanged}"
     )
 
 
@@ -64,16 +80,20 @@ def _count_lines(file: Path) -> int:
 @click.argument("file", type=click.Path(path_type=Path, allow_dash=True), required=False)
 @pass_app
 def export_command(app: App, file: Path | None) -> None:
-    """Write every supporter, with status and suppression reason, as CSV."""
+    """Write every supporter, with status, suppression reason and custom columns, as CSV.
+
+    The file is readable by its owner only; cells that a spreadsheet would run as a formula
+    start with a quote (import removes it).
+    """
     today = datetime.now(UTC).date()
     if file is None or str(file) == "-":
-        count = _write_export(app, sys.stdout, today)
+        count = write_export(app.engine, sys.stdout, today)
         click.echo(f"exported {count} supporters", err=True)
         return
     temporary = file.with_name(f".{file.name}.tmp")
     try:
-        with temporary.open("w", encoding="utf-8", newline="") as handle:
-            count = _write_export(app, handle, today)
+        with private_file(temporary) as handle:
+            count = write_export(app.engine, handle, today)
         temporary.replace(file)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
@@ -81,32 +101,16 @@ def export_command(app: App, file: Path | None) -> None:
     click.echo(f"{file}: exported {count} supporters")
 
 
-def _write_export(app: App, handle: TextIO, today: Any) -> int:
-    writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
+def write_export(engine: Engine, handle: TextIO, today: date) -> int:
+    """Every supporter as CSV on `handle`; how many."""
+    header = export_header(custom_field_names(engine))
+    writer = csv.writer(handle)
+    writer.writerow(header)
     count = 0
-    for row in export_rows(app.engine):
-        writer.writerow(_export_row(row, today))
+    for row in export_rows(engine):
+        writer.writerow(export_cells(row, read_fields(str(row["fields"])), header, today))
         count += 1
     return count
-
-
-def _export_row(row: dict[str, Any], today: Any) -> dict[str, Any]:
-    if row["suppression_reason"]:
-        status = "suppressed"
-    elif consent_lapsed(row["consent"], row["consent_date"], today):
-        status = "lapsed"
-    else:
-        status = "active"
-    suppressed_at = row["suppressed_at"]
-    return row | {
-        "tags": row["tags"].strip(";"),
-        "timezone": row["timezone"] or "",
-        "consent_date": row["consent_date"].isoformat() if row["consent_date"] else "",
-        "status": status,
-        "suppression_reason": row["suppression_reason"] or "",
-        "suppressed_at": suppressed_at.isoformat() if suppressed_at else "",
-    }
 
 
 @supporters.command("unsubscribe")

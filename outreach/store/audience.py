@@ -62,14 +62,20 @@ class Selection:
         if self.zones is not None:
             conditions.append(self.zone_column().in_(self.zones) if self.zones else false())
         if self.audience.tags:
-            conditions.append(
-                or_(*(supporters.c.tags.contains(f";{tag.lower()};") for tag in self.audience.tags))
-            )
+            conditions.append(or_(*(has_tag(tag) for tag in self.audience.tags)))
         if self.audience.languages:
             conditions.append(_language_in(self.audience.languages, self.languages))
         if self.audience.regions:
             conditions.append(supporters.c.region.in_(self.audience.regions))
         return and_(true(), *conditions)
+
+
+def has_tag(tag: str) -> ColumnElement[bool]:
+    """Supporters with exactly this tag (any letter case); `%` and `_` are literal."""
+    folded = tag.strip().lower()
+    if not folded or ";" in folded:  # no stored tag is blank or holds the separator
+        return false()
+    return supporters.c.tags.contains(f";{folded};", autoescape=True)
 
 
 def _language_in(wanted: Sequence[str], languages: Sequence[str]) -> ColumnElement[bool]:
@@ -99,7 +105,7 @@ def lapsed(today: date) -> ColumnElement[bool]:
 
 def suppressed() -> ColumnElement[bool]:
     """Unsubscribed, bounced, reported spam or suppressed by hand."""
-    return exists().where(suppressions.c.email == func.lower(supporters.c.email))
+    return exists().where(suppressions.c.address_key == supporters.c.address_key)
 
 
 def already_in_ledger(

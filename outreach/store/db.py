@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from outreach.errors import OutreachError
+from outreach.privacy import create_private
 from outreach.store.schema import settings
 from outreach.store.versions import ensure_current
 
@@ -20,21 +28,51 @@ def open_database(url: str) -> Engine:
     try:
         ensure_current(engine)
     except OperationalError as exc:
-        raise OutreachError(f"cannot open the database: {exc.orig}") from None
+        problem = describe_error(exc) if is_locked(exc) else exc.orig
+        raise OutreachError(f"cannot open the database: {problem}") from None
     return engine
 
 
 def connect(url: str) -> Engine:
-    """An engine for `url`, its schema as it is."""
+    """An engine for `url`, its schema as it is.
+
+    SQL parameters (supporters' data) never appear in errors or logs; a new SQLite file is
+    made readable by its owner only, and SQLite gives its -wal and -shm files the same mode.
+    """
     try:
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, hide_parameters=True)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise OutreachError(
             f"OUTREACH_DATABASE_URL is not a database URL outreach can use: {exc}"
         ) from None
     if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            try:
+                create_private(Path(database))
+            except OSError as exc:
+                raise OutreachError(
+                    f"cannot open the database {database}: {exc.strerror}"
+                ) from None
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def is_locked(exc: DBAPIError) -> bool:
+    """Whether SQLite gave up waiting for another process's lock."""
+    return "is locked" in str(exc.orig).lower()
+
+
+def describe_error(exc: DBAPIError) -> str:
+    """One line about a database error, without its SQL, parameters or the values the
+    database quotes (they hold supporters' data)."""
+    if is_locked(exc):
+        return "the database is locked by another outreach process; try again when it is done"
+    if isinstance(exc, IntegrityError):
+        return "the database refused a change that breaks one of its rules (a constraint)"
+    if isinstance(exc, OperationalError):
+        return "the database cannot be used right now (connection or server trouble)"
+    return f"database error ({type(exc.orig or exc).__name__})"
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from outreach.messages import Channel
 from outreach.store.ledger import CLAIMED, SENT
-from outreach.store.people import suppress
+from outreach.store.people import suppress, suppression
 from outreach.store.schema import events, ledger, pauses, supporters, suppressions
 
 DELIVERED = "delivered"
@@ -121,12 +121,7 @@ def _store(conn: Connection, event: ProviderEvent, now: datetime) -> bool:
 def _suppress(conn: Connection, event: ProviderEvent, now: datetime) -> bool:
     detail = f"{event.reason} ({_occurrence(event)})" if event.reason else _occurrence(event)
     return _insert_new(
-        conn,
-        suppressions,
-        email=event.email.strip().lower(),
-        reason=event.kind,
-        detail=detail[:DETAIL_LIMIT],
-        created_at=now,
+        conn, suppressions, **suppression(event.email, event.kind, detail[:DETAIL_LIMIT], now)
     )
 
 
@@ -252,7 +247,7 @@ def recipient(engine: Engine, supporter_id: int) -> Recipient | None:
         select(supporters.c.email, supporters.c.language, suppressions.c.reason)
         .select_from(
             supporters.outerjoin(
-                suppressions, suppressions.c.email == func.lower(supporters.c.email)
+                suppressions, suppressions.c.address_key == supporters.c.address_key
             )
         )
         .where(supporters.c.id == supporter_id)

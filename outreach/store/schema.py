@@ -20,8 +20,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    func,
 )
+
+from outreach.supporters.addresses import KEY_LENGTH
+from outreach.supporters.csvfile import LIMITS
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -50,37 +52,40 @@ supporters = Table(
     "supporters",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("email", String(320), nullable=False),
-    Column("first_name", String(200), nullable=False, default=""),
-    Column("last_name", String(200), nullable=False, default=""),
-    Column("city", String(200), nullable=False, default=""),
-    Column("region", String(20), nullable=False, default=""),
-    Column("postal_code", String(20), nullable=False, default=""),
-    Column("country", String(100), nullable=False, default=""),
-    Column("language", String(10), nullable=False, default=""),
-    Column("timezone", String(64), nullable=True),
-    # Tags are stored as ';a;b;' so that one tag matches with LIKE '%;a;%'.
+    Column("email", String(LIMITS["email"]), nullable=False),  # as first imported
+    Column("address_key", String(KEY_LENGTH), nullable=False),  # supporters/addresses.py
+    Column("first_name", String(LIMITS["first_name"]), nullable=False, default=""),
+    Column("last_name", String(LIMITS["last_name"]), nullable=False, default=""),
+    Column("city", String(LIMITS["city"]), nullable=False, default=""),
+    Column("region", String(LIMITS["region"]), nullable=False, default=""),
+    Column("postal_code", String(LIMITS["postal_code"]), nullable=False, default=""),
+    Column("country", String(LIMITS["country"]), nullable=False, default=""),
+    Column("language", String(LIMITS["language"]), nullable=False, default=""),
+    Column("timezone", String(LIMITS["timezone"]), nullable=True),
+    # Tags are stored lower-cased as ';a;b;' so that one tag matches ';a;' (LIKE, escaped).
     Column("tags", Text, nullable=False, default=""),
     Column("consent", String(10), nullable=False, default="express"),
     Column("consent_date", Date, nullable=True),
-    Column("consent_source", String(200), nullable=False, default=""),
+    Column("consent_source", String(LIMITS["consent_source"]), nullable=False, default=""),
     Column("fields", Text, nullable=False, default="{}"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("consent IN ('express', 'implied')", name="ck_supporters_consent"),
 )
 Index("ix_supporters_timezone", supporters.c.timezone)
-# One supporter per address, whatever the letter case it was typed in.
-Index("uq_supporters_email", func.lower(supporters.c.email), unique=True)
+# One supporter per mailbox, however its address is spelled (never SQL lower()).
+Index("uq_supporters_address_key", supporters.c.address_key, unique=True)
 
 suppressions = Table(
     "suppressions",
     metadata,
-    Column("email", String(320), primary_key=True),  # lower-cased
+    Column("email", String(320), primary_key=True),  # as given
+    Column("address_key", String(KEY_LENGTH), nullable=False),
     Column("reason", String(40), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
 )
+Index("uq_suppressions_address_key", suppressions.c.address_key, unique=True)
 
 ledger = Table(
     "ledger",

@@ -21,12 +21,15 @@ from outreach.transports.mime import wire_bytes
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary name and rename, so a crash never leaves half a file.
 
-    On an error the temporary file is removed and the error raised.
+    Messages hold supporters' data: folders made here are 0700, files 0600. On an error the
+    temporary file is removed and the error raised.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folders(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_bytes(data)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "wb") as handle:
+            handle.write(data)
         temporary.replace(path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -37,6 +40,18 @@ def _trouble(folder: Path, exc: OSError) -> str:
     """What to fix when the outbox cannot be written (never the recipient's fault)."""
     reason = exc.strerror or str(exc)
     return f"cannot write to the outbox {folder} ({reason}): free space or fix its permissions"
+
+
+def _make_folders(folder: Path) -> None:
+    """Make `folder` and its missing parents, each readable by its owner only."""
+    if folder.is_dir():
+        return
+    _make_folders(folder.parent)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(folder, 0o700)  # whatever the umask
 
 
 class OutboxEmailTransport:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.types import ASGIApp
 
 from outreach.app import App
@@ -20,6 +20,7 @@ from outreach.messages import Channel
 from outreach.store import ledger
 from outreach.store.people import import_supporters
 from outreach.store.schema import supporters, suppressions
+from outreach.supporters.addresses import address_key
 from outreach.supporters.csvfile import parse_supporters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +51,7 @@ def supporter_id(app: App, email: str) -> int:
     with app.engine.connect() as conn:
         return int(
             conn.execute(
-                select(supporters.c.id).where(func.lower(supporters.c.email) == email.lower())
+                select(supporters.c.id).where(supporters.c.address_key == address_key(email))
             ).scalar_one()
         )
 

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Column, Engine, String, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from outreach.errors import OutreachError
@@ -29,9 +29,11 @@ def _revision_0001(url: str) -> Engine:
     return engine
 
 
-def _fill(engine: Engine, *, owner: bool = True) -> None:
-    """A little of everything release 0.1.0 stored."""
+def _fill(engine: Engine, *, owner: bool = True, keys: bool = False) -> None:
+    """A little of everything release 0.1.0 stored (`keys`: as the head stores it)."""
     base = baseline_metadata().tables
+    if keys:
+        base["supporters"].append_column(Column("address_key", String(512)))
     ledger_row = {
         "campaign": "c", "reminder": "r", "channel": "email", "batch": "b1",
         "claimed_at": THEN, "detail": "",
@@ -43,7 +45,8 @@ def _fill(engine: Engine, *, owner: bool = True) -> None:
                 {"email": f"p{n}@example.org", "first_name": "", "last_name": "", "city": "",
                  "region": "ON", "postal_code": "", "country": "", "language": "en",
                  "tags": "", "consent": "express", "consent_date": date(2017, 1, 1),
-                 "consent_source": "", "fields": "{}", "created_at": THEN, "updated_at": THEN}
+                 "consent_source": "", "fields": "{}", "created_at": THEN, "updated_at": THEN,
+                 **({"address_key": f"p{n}@example.org"} if keys else {})}
                 for n in (1, 2, 3)
             ],
         )  # fmt: skip
@@ -78,8 +81,8 @@ def _assert_head_schema(engine: Engine) -> None:
         conn.execute(text("UPDATE ledger SET state = 'lost' WHERE supporter_id = 1"))
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(text("UPDATE supporters SET consent = 'maybe' WHERE id = 1"))
-    with pytest.raises(IntegrityError), engine.begin() as conn:  # the index survived
-        conn.execute(text("UPDATE supporters SET email = 'P1@EXAMPLE.ORG' WHERE id = 2"))
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # one supporter per key
+        conn.execute(text("UPDATE supporters SET address_key = 'p1@example.org' WHERE id = 2"))
 
 
 def _assert_data_kept(engine: Engine, owner: str) -> None:
@@ -108,7 +111,7 @@ def test_a_fresh_database_is_made_at_the_head(database_url: str) -> None:
 
 def _filled_fresh(url: str) -> Engine:
     engine = open_database(url)
-    _fill(engine)
+    _fill(engine, keys=True)
     return engine
 
 

@@ -157,10 +157,10 @@ def test_tags_are_split_trimmed_and_deduplicated() -> None:
     assert format_tags(record.tags) == "Refugees;mexico;NAFTA"
 
 
-def test_consent_defaults_to_express_and_to_the_import_as_source() -> None:
-    record = one("email\na@example.org\n")
+def test_a_blank_consent_is_none_and_the_source_defaults_to_the_import() -> None:
+    record = one("email,consent\na@example.org,\n")
     assert (record.consent, record.consent_date, record.consent_source) == (
-        "express",
+        None,
         None,
         "import:people.csv",
     )

@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -40,7 +40,7 @@ class PeoplePages:
                 return None
             row = conn.execute(select(supporters).where(supporters.c.id == found.id)).one()
             suppression = conn.execute(
-                select(suppressions).where(suppressions.c.email == func.lower(found.email))
+                select(suppressions).where(suppressions.c.address_key == row.address_key)
             ).first()
             zones = zones_in_use(conn, schedule.timezone) or [schedule.timezone]
             ahead = upcoming_sends(list(all_sends(schedule, engine)), zones, now)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0002"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -56,7 +56,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to revision 0002."""
+    """Back to revision 0010."""
     op.drop_table("audit")
     op.drop_index("ix_login_failures_address", table_name="login_failures")
     op.drop_index("ix_login_failures_account", table_name="login_failures")
