@@ -6,8 +6,7 @@ import click
 
 from outreach.app import App
 from outreach.cli.context import pass_app
-from outreach.delivery.preview import preview_supporter
-from outreach.delivery.sends import all_sends
+from outreach.delivery.preview import find_send, preview_supporter, render_preview
 from outreach.errors import OutreachError
 from outreach.rendering.social import share_links
 
@@ -28,27 +27,14 @@ def preview(
     show_html: bool,
 ) -> None:
     """Show the rendered subject, text, suggested post and share links."""
-    send = next(
-        (
-            s
-            for s in all_sends(app.schedule, app.engine)
-            if (s.campaign.id, s.key) == (campaign, reminder)
-        ),
-        None,
-    )
+    send = find_send(app.schedule, app.engine, campaign, reminder)
     if send is None:
         raise OutreachError(
             f"no reminder '{reminder}' in campaign '{campaign}' (see `outreach plan`)"
         )
     supporter, zone = preview_supporter(app.engine, app.schedule, email, language)
-    rendered = app.renderer.render_email(
-        campaign=send.campaign,
-        template=send.template,
-        target_ids=send.targets,
-        milestone=send.milestone,
-        supporter=supporter,
-        send_date=send.local_date(zone),
-        unsubscribe_url=f"{app.settings.public_url}/u/{app.signer.make(supporter.id, campaign)}",
+    rendered = render_preview(
+        app.renderer, app.signer, app.settings.public_url, send, supporter, zone
     )
     click.echo(f"To: {supporter.name} <{supporter.email}>  ({rendered.language})")
     click.echo(f"Subject: {rendered.subject}\n")

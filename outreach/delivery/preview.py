@@ -1,4 +1,5 @@
-"""Who a preview is rendered for: a real supporter, or a sample one."""
+"""Previews: the send asked for, who it is rendered for (a real supporter or a sample one),
+and the email they would get."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from dataclasses import replace
 from sqlalchemy import Engine
 
 from outreach.campaign.model import Schedule, Supporter
+from outreach.delivery.sends import all_sends
 from outreach.errors import OutreachError
+from outreach.rendering.renderer import Renderer
+from outreach.rendering.views import RenderedEmail
 from outreach.store.people import find_supporter
+from outreach.timeline import Send
+from outreach.tokens import TokenSigner
 
 SAMPLE = Supporter(
     id=0,
@@ -44,3 +50,33 @@ def preview_supporter(
     elif not supporter.language:
         supporter = replace(supporter, language=schedule.fallback_language)
     return supporter, supporter.timezone or schedule.timezone
+
+
+def find_send(schedule: Schedule, engine: Engine, campaign: str, reminder: str) -> Send | None:
+    """The reminder (or pending queued reminder) `reminder` of `campaign`, if there is one."""
+    return next(
+        (s for s in all_sends(schedule, engine) if (s.campaign.id, s.key) == (campaign, reminder)),
+        None,
+    )
+
+
+def render_preview(
+    renderer: Renderer,
+    signer: TokenSigner,
+    public_url: str,
+    send: Send,
+    supporter: Supporter,
+    zone: str,
+) -> RenderedEmail:
+    """The email `supporter` would get for `send`, on its day in `zone`, with a working
+    unsubscribe link."""
+    token = signer.make(supporter.id, send.campaign.id)
+    return renderer.render_email(
+        campaign=send.campaign,
+        template=send.template,
+        target_ids=send.targets,
+        milestone=send.milestone,
+        supporter=supporter,
+        send_date=send.local_date(zone),
+        unsubscribe_url=f"{public_url}/u/{token}",
+    )

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from outreach.campaign.model import Supporter
 from outreach.delivery.compose import Composer
-from outreach.delivery.preview import preview_supporter
+from outreach.delivery.preview import find_send, preview_supporter, render_preview
 from outreach.delivery.sends import all_sends
 from outreach.errors import DeliveryError, OutreachError
 from outreach.messages import OutgoingEmail
@@ -35,25 +35,12 @@ class PreviewPages:
         self.app = console.app
 
     def _send(self, campaign: str, reminder: str) -> Send | None:
-        return next(
-            (
-                s
-                for s in all_sends(self.app.schedule, self.app.engine)
-                if (s.campaign.id, s.key) == (campaign, reminder)
-            ),
-            None,
-        )
+        return find_send(self.app.schedule, self.app.engine, campaign, reminder)
 
     def _render(self, send: Send, supporter: Supporter, zone: str) -> RenderedEmail:
-        token = self.app.signer.make(supporter.id, send.campaign.id)
-        return self.app.renderer.render_email(
-            campaign=send.campaign,
-            template=send.template,
-            target_ids=send.targets,
-            milestone=send.milestone,
-            supporter=supporter,
-            send_date=send.local_date(zone),
-            unsubscribe_url=f"{self.app.settings.public_url}/u/{token}",
+        app = self.app
+        return render_preview(
+            app.renderer, app.signer, app.settings.public_url, send, supporter, zone
         )
 
     def _choices(self, request: Request, context: Context) -> tuple[str, str, str, str]:
