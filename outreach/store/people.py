@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from outreach.campaign.model import Supporter
 from outreach.store.schema import supporters, suppressions
 from outreach.supporters.addresses import address_key
-from outreach.supporters.csvfile import RejectedRow, SupporterRecord
+from outreach.supporters.csvfile import COLUMNS, RejectedRow, SupporterRecord
 from outreach.supporters.updates import Refused, changes, new_supporter, read_fields
 
 IMPORT_CHUNK = 1000
@@ -112,21 +112,7 @@ def _write_chunk(
         report.updated += len(changed)
 
 
-_UPDATED = (
-    "first_name",
-    "last_name",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "language",
-    "timezone",
-    "tags",
-    "consent",
-    "consent_date",
-    "consent_source",
-    "fields",
-)
+_UPDATED = (*COLUMNS[1:], "fields")
 """The columns an import may change (never the address the supporter was first seen with)."""
 
 
