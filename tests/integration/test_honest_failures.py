@@ -80,13 +80,11 @@ def test_a_full_disk_stops_the_batch_and_fails_nobody(
 def test_an_injected_enospc_removes_the_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_space(self: Path, data: bytes) -> int:
-        self.parent.mkdir(parents=True, exist_ok=True)
-        with self.open("wb") as handle:
-            handle.write(data[:10])
+    def no_space(self: Path, target: Path) -> Path:
+        assert self.is_file()  # the temporary file was written, then the disk filled up
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(Path, "write_bytes", no_space)
+    monkeypatch.setattr(Path, "replace", no_space)
     outbox = OutboxEmailTransport(tmp_path, lambda: NOW)
     email = OutgoingEmail.__new__(OutgoingEmail)
     monkeypatch.setattr(outbox, "path_for", lambda _: tmp_path / "c" / "r" / "1.eml")
