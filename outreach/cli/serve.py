@@ -10,6 +10,7 @@ import uvicorn
 from outreach.app import App
 from outreach.cli.context import pass_app
 from outreach.web.app import create_app
+from outreach.web.server import server_config
 
 
 @click.command()
@@ -32,4 +33,4 @@ def serve(app: App, host: str, port: int) -> None:
         click.echo("SendGrid webhook: off until SENDGRID_WEBHOOK_PUBLIC_KEY is set")
     if settings.dashboard_password is None:
         click.echo("Dashboard: off until OUTREACH_DASHBOARD_PASSWORD is set")
-    uvicorn.run(web, host=host, port=port, access_log=False, server_header=False)
+    uvicorn.Server(server_config(web, host, port)).run()
