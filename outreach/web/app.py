@@ -66,6 +66,7 @@ def create_app(
         SignatureCheck(key.get_secret_value()) if key else None,
         insecure=settings.webhook_insecure,
         clock=clock,
+        pause_rate=settings.spam_pause_rate,
     )
     link = UnsubscribeLink(engine, app.signer, pages, clock)
     dashboard = Dashboard(app, pages, settings.dashboard_password, clock)
