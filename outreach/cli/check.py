@@ -7,7 +7,7 @@ import click
 from outreach.app import App
 from outreach.cli.context import pass_app
 from outreach.errors import ProblemsError
-from outreach.rendering.checks import check_templates, per_recipient_notes
+from outreach.rendering.checks import check_templates, per_recipient_notes, share_notes
 
 
 @click.command()
@@ -25,4 +25,6 @@ def check(app: App) -> None:
         f"{templates} templates in {', '.join(app.schedule.languages)})"
     )
     for note in per_recipient_notes(app.renderer, str(app.settings.templates)):
+        click.echo(note)
+    for note in share_notes(app.schedule):
         click.echo(note)

@@ -9,7 +9,7 @@ from outreach.cli.context import pass_app
 from outreach.delivery.preview import preview_supporter
 from outreach.delivery.sends import all_sends
 from outreach.errors import OutreachError
-from outreach.rendering.social import share_links
+from outreach.rendering.social import share_links, target_handles
 
 
 @click.command()
@@ -57,5 +57,6 @@ def preview(
         click.echo("\n--- HTML ---\n" + rendered.html)
     if rendered.post:
         click.echo(f"\n--- Suggested post ---\n{rendered.post}\n")
-        for network, url in share_links(rendered.post).items():
-            click.echo(f"{network}: {url}")
+        handles = target_handles(send.campaign, send.targets)
+        for network, url in share_links(rendered.post, list(handles.values())).items():
+            click.echo(f"{network}: {url or 'no link (a target has no handle there)'}")

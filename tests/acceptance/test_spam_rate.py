@@ -22,3 +22,11 @@ def test_status_shows_the_spam_rate_per_campaign_and_the_pause_line(
     refused = outreach("status", check=False)
     assert refused.returncode == 1
     assert "OUTREACH_SPAM_PAUSE_RATE must be a fraction above 0 and below 0.003" in refused.stderr
+
+
+def test_check_says_which_networks_get_no_share_link(project: Path, outreach: Outreach) -> None:
+    shown = outreach("check").stdout
+    assert (
+        "mexico-refugees/two-weeks-before: no Mastodon share link: "
+        "no mastodon handle for target 'freeland'"
+    ) in shown
