@@ -30,6 +30,9 @@ DEFAULT_PROCESSES_LIMIT = 4
 """Unless told otherwise, a send uses one process per core up to this many (each opens its
 own SMTP connections and database connections: a big server should not open hundreds)."""
 
+SPAM_PAUSE_RATE = 0.001
+"""Google asks bulk senders to keep spam reports below 0.1% and never reach 0.3%."""
+
 MIN_SECRET_BYTES = 32
 """A real transport's OUTREACH_SECRET_KEY is at least this long."""
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -82,6 +85,14 @@ class Settings(BaseSettings):
         "SENDGRID_WEBHOOK_PUBLIC_KEY", None, "SendGrid's verification key"
     )
     webhook_insecure: bool = _variable("OUTREACH_WEBHOOK_INSECURE", False, "0 or 1")
+    spam_pause_rate: float = _variable(
+        "OUTREACH_SPAM_PAUSE_RATE",
+        SPAM_PAUSE_RATE,
+        "a fraction above 0 and below 0.003 (0.001 is 0.1%)",
+        gt=0,
+        lt=0.003,
+    )
+    """Spam reports over delivered emails past which a campaign pauses (Google: below 0.1%)."""
 
     smtp_host: str | None = _variable("SMTP_HOST", None, "a host name")
     smtp_port: int | None = _variable("SMTP_PORT", None, "a positive number", gt=0, lt=65536)

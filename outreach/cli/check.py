@@ -7,7 +7,12 @@ import click
 from outreach.app import App
 from outreach.cli.context import pass_app
 from outreach.errors import ProblemsError
-from outreach.rendering.checks import check_templates, per_recipient_notes, rendering_notes
+from outreach.rendering.checks import (
+    check_templates,
+    per_recipient_notes,
+    rendering_notes,
+    share_notes,
+)
 
 
 @click.command()
@@ -27,4 +32,6 @@ def check(app: App) -> None:
     for note in per_recipient_notes(app.renderer, str(app.settings.templates)):
         click.echo(note)
     for note in rendering_notes(app.schedule, app.renderer):
+        click.echo(note)
+    for note in share_notes(app.schedule):
         click.echo(note)

@@ -84,7 +84,7 @@ def plan_table(planned: Sequence[PlannedSend]) -> Table:
     return table
 
 
-def status_table(rows: Sequence[SendStatus]) -> RenderableType:
+def status_table(rows: Sequence[SendStatus], pause_rate: float) -> RenderableType:
     """`outreach status`: per reminder, then feedback per campaign, then any pause in red."""
     table = Table(title="Delivery status")
     for column in ("campaign", "reminder", *SEND_COLUMNS):
@@ -93,8 +93,8 @@ def status_table(rows: Sequence[SendStatus]) -> RenderableType:
         table.add_row(row.campaign, row.reminder, *(str(getattr(row, c)) for c in SEND_COLUMNS))
     parts: list[RenderableType] = [table]
     campaigns = campaign_feedback(rows)
-    if any(c.delivered or c.bounces or c.spam_reports or c.paused for c in campaigns):
-        parts.append(feedback_table(campaigns))
+    if any(c.sent or c.delivered or c.bounces or c.spam_reports or c.paused for c in campaigns):
+        parts.append(feedback_table(campaigns, pause_rate))
     parts.extend(
         Text(
             f"{c.campaign} PAUSED: {c.paused}; resume with `outreach campaign resume {c.campaign}`",
@@ -106,9 +106,13 @@ def status_table(rows: Sequence[SendStatus]) -> RenderableType:
     return Group(*parts)
 
 
-def feedback_table(campaigns: Sequence[CampaignFeedback]) -> Table:
-    """What the email provider reported, per campaign."""
-    table = Table(title="Provider feedback")
+def feedback_table(campaigns: Sequence[CampaignFeedback], pause_rate: float) -> Table:
+    """What the email provider reported, per campaign, and the spam rate that pauses it."""
+    table = Table(
+        title="Provider feedback",
+        caption=f"A campaign pauses when its spam rate passes {pause_rate:.2%} "
+        "(OUTREACH_SPAM_PAUSE_RATE)",
+    )
     columns = ("sent", "delivered", "bounces", "spam reports", "spam rate")
     for column in ("campaign", *columns, "state"):
         table.add_column(column, justify="right" if column in columns else "left")

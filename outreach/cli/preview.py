@@ -6,9 +6,13 @@ import click
 
 from outreach.app import App
 from outreach.cli.context import pass_app
-from outreach.delivery.preview import find_send, preview_supporter, render_preview
+from outreach.delivery.preview import (
+    find_send,
+    preview_share_links,
+    preview_supporter,
+    render_preview,
+)
 from outreach.errors import OutreachError
-from outreach.rendering.social import share_links
 
 
 @click.command()
@@ -43,5 +47,5 @@ def preview(
         click.echo("\n--- HTML ---\n" + rendered.html)
     if rendered.post:
         click.echo(f"\n--- Suggested post ---\n{rendered.post}\n")
-        for network, url in share_links(rendered.post).items():
-            click.echo(f"{network}: {url}")
+        for network, url in preview_share_links(send, rendered.post).items():
+            click.echo(f"{network}: {url or 'no link (a target has no handle there)'}")

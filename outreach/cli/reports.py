@@ -52,4 +52,4 @@ def status(app: App, campaign: str | None, now_text: str | None, as_json: bool) 
     if as_json:
         click.echo(json.dumps([r.as_json() for r in rows], indent=2))
     else:
-        out_console().print(status_table(rows))
+        out_console().print(status_table(rows, app.settings.spam_pause_rate))

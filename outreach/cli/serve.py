@@ -10,6 +10,7 @@ import uvicorn
 from outreach.app import App
 from outreach.cli.context import pass_app
 from outreach.web.app import create_app
+from outreach.web.server import server_config
 
 
 @click.command()
@@ -31,4 +32,4 @@ def serve(app: App, host: str, port: int) -> None:
     else:
         click.echo("SendGrid webhook: off until SENDGRID_WEBHOOK_PUBLIC_KEY is set")
     click.echo("Organizer console: /login (accounts: `outreach users add EMAIL --role admin`)")
-    uvicorn.run(web, host=host, port=port, access_log=False, server_header=False)
+    uvicorn.Server(server_config(web, host, port)).run()

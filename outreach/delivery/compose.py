@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from outreach.campaign.model import Schedule, Supporter
+from outreach.delivery.identity import feedback_id, list_id, message_id
 from outreach.errors import OutreachError
 from outreach.messages import OutgoingEmail, Skeleton
 from outreach.rendering.renderer import Renderer
@@ -112,15 +113,27 @@ class Composer:
             text=text,
             html=html,
             language=language,
-            message_id=f"<{send.campaign.id}.{send.key}.{supporter.id}@{self._domain}>",
+            message_id=message_id(
+                self.signer,
+                (send.campaign.id, send.key, supporter.id, supporter.email, fires),
+                self._domain,
+            ),
             headers={
                 "List-Unsubscribe": f"<{unsubscribe_url}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "List-Id": self._list_id(send),
+                "Feedback-ID": feedback_id(send.campaign.id, send.key, self._domain),
             },
             skeleton=skeleton,
             substitutions=substitutions,
             send_at=fires,
         )
+
+    def _list_id(self, send: Send) -> str:
+        """The campaign as a list (RFC 2919), titled in the first language."""
+        fallback = self.schedule.fallback_language
+        title = send.campaign.title.resolve(fallback, fallback)
+        return list_id(title, send.campaign.id, self._domain)
 
     def _zone(self, supporter: Supporter, row: Mapping[str, Any]) -> str:
         return str(row.get("zone") or supporter.timezone or self.schedule.timezone)

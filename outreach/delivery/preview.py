@@ -11,6 +11,7 @@ from outreach.campaign.model import Schedule, Supporter
 from outreach.delivery.sends import all_sends
 from outreach.errors import OutreachError
 from outreach.rendering.renderer import Renderer
+from outreach.rendering.social import share_links, target_handles
 from outreach.rendering.views import RenderedEmail
 from outreach.store.people import find_supporter
 from outreach.timeline import Send
@@ -80,3 +81,10 @@ def render_preview(
         send_date=send.local_date(zone),
         unsubscribe_url=f"{public_url}/u/{token}",
     )
+
+
+def preview_share_links(send: Send, post: str) -> dict[str, str]:
+    """The one-click share links of `post` for each network ("" where a target of `send`
+    has no handle there)."""
+    handles = target_handles(send.campaign, send.targets)
+    return share_links(post, list(handles.values()))

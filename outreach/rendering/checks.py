@@ -2,8 +2,8 @@
 
 `check_templates` renders every reminder's template, in every language it exists in, for a
 long-named sample supporter, and reports what would embarrass a campaign once sent: a post that
-misses a target's handle or does not fit on X, an email without the sender's name, postal
-address or unsubscribe link, a template that does not render.
+misses a target's handle or does not fit a network it is shared to, an email without the
+sender's name, postal address or unsubscribe link, a template that does not render.
 """
 
 from __future__ import annotations
@@ -15,7 +15,19 @@ from typing import TYPE_CHECKING
 
 from outreach.campaign.model import Campaign, Reminder, Schedule, Supporter
 from outreach.errors import OutreachError, Problem, ProblemsError
-from outreach.rendering.social import X_LIMIT, mentions, weighted_length
+from outreach.rendering.social import (
+    LIMITS,
+    NETWORK_NAMES,
+    NETWORKS,
+    UNITS,
+    X_LIMIT,
+    mentions,
+    missing_handles,
+    network_posts,
+    post_length,
+    target_handles,
+    weighted_length,
+)
 
 if TYPE_CHECKING:
     from outreach.rendering.renderer import Renderer
@@ -102,6 +114,23 @@ def rendering_notes(schedule: Schedule, renderer: Renderer) -> list[str]:
     return notes
 
 
+def share_notes(schedule: Schedule) -> list[str]:
+    """One line per reminder and network that gets no share link, saying which target lacks
+    a handle there."""
+    notes = []
+    for campaign in schedule.campaigns.values():
+        for reminder in campaign.reminders.values():
+            targets = target_handles(campaign, reminder.targets)
+            for network in NETWORKS:
+                if missing := missing_handles(network, targets):
+                    names = ", ".join(f"'{t}'" for t in missing)
+                    notes.append(
+                        f"{campaign.id}/{reminder.id}: no {NETWORK_NAMES[network]} share link: "
+                        f"no {network} handle for target {names}"
+                    )
+    return notes
+
+
 def _check_one(
     schedule: Schedule,
     renderer: Renderer,
@@ -168,16 +197,21 @@ def _send_date(day: date, reminder: Reminder) -> date:
 
 
 def _post_problems(post: str, campaign: Campaign, targets: tuple[str, ...]) -> list[str]:
-    """What is wrong with a suggested post: missing handles, too long for X."""
+    """What is wrong with a suggested post: missing handles, too long for a network it is
+    shared to (with that network's handles)."""
     problems = []
     for target_id in targets:
         handle = campaign.targets[target_id].handles.get("x")
         if handle and not mentions(post, handle):
             problems.append(f"the suggested post does not mention @{handle} (target '{target_id}')")
-    if weighted_length(post) > X_LIMIT:
-        problems.append(
-            _too_long("suggested post", post, " for a sample supporter with a long name")
-        )
+    handles = list(target_handles(campaign, targets).values())
+    for network, shared in network_posts(post, handles).items():
+        if shared is not None and post_length(network, shared) > LIMITS[network]:
+            problems.append(
+                f"the suggested post is {post_length(network, shared)} {UNITS[network]} long "
+                f"on {NETWORK_NAMES[network]} (limit {LIMITS[network]}) "
+                "for a sample supporter with a long name"
+            )
     return problems
 
 

@@ -18,7 +18,7 @@ from outreach.errors import OutreachError, Problem, ProblemsError
 from outreach.rendering.analysis import FILLS, Personalization
 from outreach.rendering.environment import CampaignerUndefined, paragraphs
 from outreach.rendering.slots import Fills, Reading
-from outreach.rendering.social import share_links
+from outreach.rendering.social import share_links, target_handles
 from outreach.rendering.templates import CompiledFile, TemplateSet, block_context
 from outreach.rendering.views import (
     CampaignView,
@@ -291,7 +291,7 @@ class Renderer:
                 return self._posts[key]
         plain = block_context(compiled.plain, compiled.plain_blocks, context)
         post = " ".join(self._block(compiled, plain, "post").split())
-        result = post, share_links(post)
+        result = post, share_links(post, list(target_handles(campaign, targets).values()))
         if key is not None:
             if len(self._posts) >= _CACHE_LIMIT:
                 self._posts.clear()

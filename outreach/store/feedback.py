@@ -1,9 +1,10 @@
 """What supporters and the email provider tell us: unsubscribes, bounces, spam reports.
 
 Each provider event is stored once under its id, in the same transaction as its effects,
-so a replayed webhook changes nothing. When a campaign's spam reports pass 0.3% of its
-delivered emails (of its sent emails while no delivery was reported), it is paused until an
-organizer resumes it; the guard looks again at each new spam report.
+so a replayed webhook changes nothing. When a campaign's spam reports pass 0.1% (by default,
+OUTREACH_SPAM_PAUSE_RATE) of its delivered emails (of its sent emails while no delivery was
+reported), it is paused until an organizer resumes it; the guard looks again at each new
+spam report.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from outreach.config import SPAM_PAUSE_RATE
 from outreach.messages import Channel
 from outreach.store.ledger import CLAIMED, SENT
 from outreach.store.people import suppress, suppression
@@ -30,8 +32,6 @@ KINDS = frozenset(
 )
 """The provider events outreach acts on; any other kind is ignored."""
 
-SPAM_THRESHOLD = 0.003
-"""Gmail and Yahoo ask bulk senders to keep spam reports below 0.3%."""
 
 DETAIL_LIMIT = 2000
 
@@ -78,9 +78,13 @@ def _insert_new(conn: Connection, table: Table, **values: Any) -> bool:
 
 
 def apply_events(
-    engine: Engine, provider_events: Iterable[ProviderEvent], now: datetime
+    engine: Engine,
+    provider_events: Iterable[ProviderEvent],
+    now: datetime,
+    pause_rate: float = SPAM_PAUSE_RATE,
 ) -> FeedbackReport:
-    """Store and apply each event not seen before, in one transaction."""
+    """Store and apply each event not seen before, in one transaction; pause a campaign whose
+    spam reports pass `pause_rate`."""
     report = FeedbackReport()
     reported_spam: set[str] = set()
     with engine.begin() as conn:
@@ -95,7 +99,7 @@ def apply_events(
             if event.kind == SPAM_REPORT and event.campaign:
                 reported_spam.add(event.campaign)
         for campaign in sorted(reported_spam):
-            reason = spam_pause_reason(*_spam_figures(conn, campaign))
+            reason = spam_pause_reason(*_spam_figures(conn, campaign), pause_rate)
             if reason and _pause(conn, campaign, reason, now):
                 report.paused[campaign] = reason
     return report
@@ -186,10 +190,12 @@ def spam_rate(spam: int, delivered: int, sent: int) -> tuple[float, int, str]:
     return (spam / base if base else 0.0), base, label
 
 
-def spam_pause_reason(spam: int, delivered: int, sent: int) -> str | None:
-    """Why a campaign must pause, or None while its spam reports stay at or below 0.3%."""
+def spam_pause_reason(
+    spam: int, delivered: int, sent: int, pause_rate: float = SPAM_PAUSE_RATE
+) -> str | None:
+    """Why a campaign must pause, or None while its spam reports stay at or below the rate."""
     rate, base, label = spam_rate(spam, delivered, sent)
-    if rate <= SPAM_THRESHOLD:
+    if rate <= pause_rate:
         return None
     return f"spam reports at {rate:.2%} of {label} ({spam} of {base})"
 

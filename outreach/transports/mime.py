@@ -32,12 +32,15 @@ from outreach.messages import OutgoingEmail, Tagged, has_tags, tagged
 CRLF = "\r\n"
 MAX_LINE = 998
 """RFC 5322's line limit: the `List-Unsubscribe` URL stays whole on its line."""
+FOLD_AT = 78
+"""RFC 5322 §2.2.3: header lines are folded at white space to keep within this."""
 BOUNDARY = "=_alternative"
 """Cannot occur in a quoted-printable body (see the module's docstring)."""
 
 _UTF8 = Charset("utf-8")
 _UTF8.header_encoding = BASE64  # one pass to encode; the shortest-of-two check is quadratic
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_FOLD_POINTS = re.compile(r"(?<=\S)(?= )")
 
 _PART_HEAD = (
     f'--{BOUNDARY}{CRLF}Content-Type: text/{{}}; charset="utf-8"{CRLF}'
@@ -129,12 +132,37 @@ def _encoded(lines: list[str]) -> bytes:
 
 
 def _header(name: str, value: str) -> str:
-    """`Name: value` and its line end; folded by `email.header` if it would not fit a line."""
-    line = f"{name}: {value}{CRLF}"
-    if len(line) <= MAX_LINE + len(CRLF):
-        return line
-    folded = Header(value, "us-ascii", header_name=name, continuation_ws=" ")
-    return f"{name}: {folded.encode(linesep=CRLF, maxlinelen=MAX_LINE)}{CRLF}"
+    """`Name: value` and its line end, folded at white space into lines of 78 or fewer
+    where it has white space (RFC 5322 §2.2.3); a value already folded stays as it is.
+    A run with no white space stays whole up to 998, and is split by `email.header` past it."""
+    line = f"{name}: {value}"
+    if len(line) <= FOLD_AT or CRLF in value:
+        return f"{line}{CRLF}"
+    folded = _folded(line)
+    if all(len(part) <= MAX_LINE for part in folded.split(CRLF)):
+        return f"{folded}{CRLF}"
+    header = Header(value, "us-ascii", header_name=name, continuation_ws=" ")
+    return f"{name}: {header.encode(linesep=CRLF, maxlinelen=MAX_LINE)}{CRLF}"
+
+
+def _folded(line: str) -> str:
+    """`line` with CRLF before the spaces that keep each line within FOLD_AT, where it can.
+
+    Never right after the header's name, and never leaving a line of white space only.
+    """
+    first, *words = _FOLD_POINTS.split(line)
+    if words:
+        first, *words = first + words[0], *words[1:]
+    lines: list[str] = []
+    current = first
+    for word in words:
+        if len(current) + len(word) > FOLD_AT:
+            lines.append(current)
+            current = word
+        else:
+            current += word
+    lines.append(current)
+    return CRLF.join(lines)
 
 
 def _address(name: str, address: str) -> str:
@@ -158,7 +186,8 @@ def _address(name: str, address: str) -> str:
 
 @lru_cache(maxsize=1024)
 def _subject(subject: str) -> str:
-    """The subject as it is if ASCII, else as encoded words folded over lines."""
+    """The subject as it is if ASCII (folded by `_header`), else as encoded words folded over
+    lines of 76 at most (RFC 2047 words are 75 at most)."""
     if subject.isascii():
         return subject
     return Header(subject, _UTF8, header_name="Subject").encode(linesep=CRLF, maxlinelen=76)

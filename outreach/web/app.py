@@ -16,28 +16,47 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from outreach.app import App
 from outreach.web.console.routes import console_routes
-from outreach.web.limits import BodyLimit, SecurityHeaders
+from outreach.web.limits import (
+    BODY_SECONDS,
+    BodyDeadline,
+    BodyLimit,
+    SecurityHeaders,
+    allowed_hosts,
+)
 from outreach.web.pages import Pages
 from outreach.web.unsubscribe import UnsubscribeLink
 from outreach.web.webhook import SendGridWebhook, SignatureCheck
 
 log = logging.getLogger("outreach.web")
 
-NOTICES = {400: "bad_request", 404: "not_found", 405: "bad_request", 413: "too_large"}
+NOTICES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "bad_request",
+    408: "bad_request",
+    413: "too_large",
+}
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(app: App, clock: Callable[[], datetime] = _utc_now) -> Starlette:
-    """The web app over the configured store, schedule and signing key."""
+def create_app(
+    app: App, clock: Callable[[], datetime] = _utc_now, body_seconds: float = BODY_SECONDS
+) -> Starlette:
+    """The web app over the configured store, schedule and signing key.
+
+    It answers only Host headers naming OUTREACH_PUBLIC_URL's host or loopback, never
+    redirects, and refuses (408) a body that takes over `body_seconds` to arrive.
+    """
     settings = app.settings
     pages = Pages(app.schedule)
     engine = app.engine
@@ -47,6 +66,7 @@ def create_app(app: App, clock: Callable[[], datetime] = _utc_now) -> Starlette:
         SignatureCheck(key.get_secret_value()) if key else None,
         insecure=settings.webhook_insecure,
         clock=clock,
+        pause_rate=settings.spam_pause_rate,
     )
     link = UnsubscribeLink(engine, app.signer, pages, clock)
 
@@ -75,7 +95,7 @@ def create_app(app: App, clock: Callable[[], datetime] = _utc_now) -> Starlette:
             return JSONResponse({"error": "internal error"}, status_code=500)
         return HTMLResponse(pages.notice("error"), status_code=500)
 
-    return Starlette(
+    web = Starlette(
         debug=False,
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
@@ -85,7 +105,16 @@ def create_app(app: App, clock: Callable[[], datetime] = _utc_now) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeaders),
+            Middleware(
+                TrustedHostMiddleware,
+                allowed_hosts=allowed_hosts(settings.public_url),
+                www_redirect=False,
+            ),
+            Middleware(BodyDeadline, seconds=body_seconds),
             Middleware(BodyLimit, refusal=lambda: HTMLResponse(pages.notice("too_large"), 413)),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
+    # A trailing-slash redirect would send the client to whatever host its request named.
+    web.router.redirect_slashes = False
+    return web

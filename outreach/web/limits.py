@@ -1,8 +1,11 @@
-"""ASGI middleware for hostile input: request bodies have a size limit, pages safe headers."""
+"""ASGI middleware for hostile input: request bodies have a size limit and a deadline, pages
+safe headers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -22,6 +25,18 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+"""Host headers always accepted, for local use and health checks on the machine itself."""
+
+
+def allowed_hosts(public_url: str) -> list[str]:
+    """The Host headers the app answers: OUTREACH_PUBLIC_URL's host, and loopback."""
+    host = urlsplit(public_url).hostname or ""
+    if ":" in host:  # an IPv6 literal, bracketed as in a Host header
+        host = f"[{host}]"
+    return sorted({host.lower(), *LOCAL_HOSTS} - {""})
 
 
 class BodyTooLarge(HTTPException):
@@ -64,6 +79,47 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+BODY_SECONDS = 10.0
+"""Time a client has to send a request's whole body."""
+
+
+class BodyTooSlow(HTTPException):
+    """A request body still incomplete at the deadline (answered 408 by the error handlers)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=408)
+
+
+class BodyDeadline:
+    """Refuses request bodies that take over `seconds` to arrive (slow clients hold workers)."""
+
+    def __init__(self, app: ASGIApp, seconds: float = BODY_SECONDS) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        complete = False
+
+        async def timed() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except TimeoutError:
+                raise BodyTooSlow() from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                complete = True
+            return message
+
+        await self.app(scope, timed, send)
 
 
 class SecurityHeaders:

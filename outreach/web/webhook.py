@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from outreach.config import SPAM_PAUSE_RATE
 from outreach.errors import OutreachError
 from outreach.messages import Channel
 from outreach.store.feedback import KINDS, ProviderEvent, apply_events
@@ -167,8 +168,10 @@ class SendGridWebhook:
         *,
         insecure: bool,
         clock: Callable[[], datetime],
+        pause_rate: float = SPAM_PAUSE_RATE,
     ) -> None:
         self.engine = engine
+        self.pause_rate = pause_rate
         self.check = check
         self.insecure = insecure
         self.clock = clock
@@ -197,7 +200,9 @@ class SendGridWebhook:
             provider_events, ignored = parse_events(json.loads(body), now)
         except (ValueError, RecursionError) as exc:
             return _refuse(400, f"not a SendGrid event batch: {str(exc)[:100]}")
-        report = await run_in_threadpool(apply_events, self.engine, provider_events, now)
+        report = await run_in_threadpool(
+            apply_events, self.engine, provider_events, now, self.pause_rate
+        )
         log.info(
             "webhook: applied %d, duplicates %d, ignored %d, suppressed %d",
             report.applied,

@@ -136,7 +136,7 @@ def test_preview_shows_a_supporters_email_post_and_share_links(
     assert "Subject: " in shown and "15 mars 2018" in shown
     assert "@cafreeland" in shown
     assert "https://x.com/intent/tweet?text=" in shown
-    assert "https://bsky.app/intent/compose?text=" in shown
+    assert "bluesky: no link (a target has no handle there)" in shown  # only an X handle
     english = outreach("preview", "mexico-refugees", "two-weeks-before", "--language", "en")
     assert "(en)" in english.stdout and "March 15, 2018" in english.stdout
     assert "no reminder 'nope'" in _one_clear_error(

@@ -136,6 +136,8 @@ def test_every_request_is_valid_and_carries_many_personalized_emails(
             assert personalization["headers"] == {
                 "List-Unsubscribe": f"<https://act.example.org/u/{token}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "List-Id": "Protect refugees in Mexico <mexico-refugees.example.org>",
+                "Feedback-ID": f"{REMINDER[0]}:{REMINDER[1]}:reminder:example.org",
             }
             # What SendGrid makes of it is what rendering for the supporter alone gives.
             supporter = supporter_from_row(people[sid])

@@ -298,20 +298,20 @@ def test_bodies_over_one_mebibyte_get_413_whether_declared_or_streamed(app: App,
 def test_spam_reports_over_the_threshold_pause_the_campaign_until_resumed(
     app: App, base: str, private_key: ec.EllipticCurvePrivateKey, caplog: pytest.LogCaptureFixture
 ) -> None:
-    delivered = [event("delivered", f"p{i}@example.org", 5000 + i, f"d{i}") for i in range(400)]
+    delivered = [event("delivered", f"p{i}@example.org", 5000 + i, f"d{i}") for i in range(1000)]
     first = post(base, private_key, [*delivered, event("spamreport", "a@example.org", 1, "s1")])
-    assert first.json()["paused"] == []  # 1 of 400 delivered: 0.25%, under the line
+    assert first.json()["paused"] == []  # 1 of 1000 delivered: 0.1%, on the line
     second = post(base, private_key, [event("spamreport", "b@example.org", 2, "s2")])
     assert second.json()["paused"] == [CAMPAIGN]
     assert paused_campaigns(app.engine) == {
-        CAMPAIGN: "spam reports at 0.50% of delivered (2 of 400)"
+        CAMPAIGN: "spam reports at 0.20% of delivered (2 of 1000)"
     }
 
     with caplog.at_level(logging.WARNING, logger="outreach.delivery.dispatch"):
         skipped = build_dispatcher(app, lambda: DAY_BEFORE_DUE).run_once(DAY_BEFORE_DUE)
     assert skipped.sends == []
     assert (
-        "campaign mexico-refugees is paused: spam reports at 0.50% of delivered (2 of 400); "
+        "campaign mexico-refugees is paused: spam reports at 0.20% of delivered (2 of 1000); "
         "resume with `outreach campaign resume mexico-refugees`"
     ) in caplog.messages
 

@@ -18,18 +18,24 @@ NOW = datetime(2018, 3, 2, 12, 0, tzinfo=UTC)
     ("spam", "delivered", "sent", "reason"),
     [
         (0, 1000, 1000, None),
-        (3, 1000, 1000, None),  # exactly 0.3% is still allowed
-        (4, 1000, 1000, "spam reports at 0.40% of delivered (4 of 1000)"),
+        (1, 1000, 1000, None),  # exactly 0.1% is still allowed
+        (2, 1000, 1000, "spam reports at 0.20% of delivered (2 of 1000)"),
+        (3, 1000, 1000, "spam reports at 0.30% of delivered (3 of 1000)"),
         (1, 0, 49, "spam reports at 2.04% of sent (1 of 49)"),  # no delivery reported yet
-        (1, 400, 0, None),
+        (1, 1000, 0, None),
         (2, 400, 1000, "spam reports at 0.50% of delivered (2 of 400)"),
         (1, 0, 0, "spam reports at 100.00% of sent (1 of 1)"),
     ],
 )
-def test_the_spam_guard_pauses_above_three_per_thousand(
+def test_the_spam_guard_pauses_above_one_per_thousand(
     spam: int, delivered: int, sent: int, reason: str | None
 ) -> None:
     assert spam_pause_reason(spam, delivered, sent) == reason
+
+
+def test_the_pause_rate_can_be_set() -> None:
+    assert spam_pause_reason(2, 1000, 1000, pause_rate=0.002) is None
+    assert spam_pause_reason(1, 1000, 1000, pause_rate=0.0005) is not None
 
 
 def test_the_spam_rate_is_over_delivered_else_sent() -> None:

@@ -142,15 +142,17 @@ def test_mentions_is_case_insensitive_and_whole_handle():
 
 
 def test_share_links_open_the_post_on_each_network():
-    links = share_links("Act now @cafreeland #RefugeesWelcome https://example.org/?a=1&b=2")
+    text = "Act now @cafreeland #RefugeesWelcome https://example.org/?a=1&b=2"
+    links = share_links(text, [{"x": "cafreeland", "bluesky": "cafreeland", "mastodon": "cf@m.ca"}])
     assert set(links) == {"x", "bluesky", "mastodon"}
     assert links["x"].startswith("https://x.com/intent/tweet?text=Act%20now%20%40cafreeland")
     assert links["bluesky"].startswith("https://bsky.app/intent/compose?text=")
     assert links["mastodon"].startswith("https://mastodonshare.com/?text=")
     for url in links.values():
         assert "&" not in url and " " not in url
-        text = unquote(url.split("?text=", 1)[1])
-        assert text == "Act now @cafreeland #RefugeesWelcome https://example.org/?a=1&b=2"
+    shared = {network: unquote(url.split("?text=", 1)[1]) for network, url in links.items()}
+    assert shared["x"] == shared["bluesky"] == text
+    assert shared["mastodon"] == text.replace("@cafreeland", "@cf@m.ca")
 
 
 def test_demo_templates_pass_every_check():

@@ -247,9 +247,12 @@ def test_post_and_share_links_are_the_same_for_everyone(demo: tuple[Renderer, Sc
     second = render(renderer, sched, supporter(city="Gatineau", first_name="Mathieu"))
     assert first.post == second.post
     assert "@cafreeland" in first.post and "#RefugeesWelcome" in first.post
-    for url in share_links(first.post).values():
-        assert url.replace("&amp;", "&") in first.html.replace("&amp;", "&")
-        assert unquote(url.split("text=", 1)[1]) == first.post
+    links = share_links(first.post, [{"x": "cafreeland"}])  # no Bluesky or Mastodon handle
+    assert links["bluesky"] == links["mastodon"] == ""
+    assert "bsky.app" not in first.html + first.text and "mastodonshare" not in first.html
+    url = links["x"]
+    assert url.replace("&amp;", "&") in first.html.replace("&amp;", "&")
+    assert unquote(url.split("text=", 1)[1]) == first.post
 
 
 def test_days_until_counts_from_the_send_date(demo: tuple[Renderer, Schedule]):

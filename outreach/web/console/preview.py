@@ -17,11 +17,16 @@ from starlette.responses import Response
 
 from outreach.campaign.model import Supporter
 from outreach.delivery.compose import Composer
-from outreach.delivery.preview import find_send, preview_supporter, render_preview
+from outreach.delivery.preview import (
+    find_send,
+    preview_share_links,
+    preview_supporter,
+    render_preview,
+)
 from outreach.delivery.sends import all_sends
 from outreach.errors import DeliveryError, OutreachError
 from outreach.messages import OutgoingEmail
-from outreach.rendering.social import share_links, weighted_length
+from outreach.rendering.social import weighted_length
 from outreach.rendering.views import RenderedEmail
 from outreach.timeline import Send
 from outreach.web.console.core import Console, Context
@@ -90,7 +95,7 @@ class PreviewPages:
                     rendered=rendered,
                     supporter=supporter,
                     weighted=weighted_length(rendered.post) if rendered.post else 0,
-                    shares=share_links(rendered.post) if rendered.post else {},
+                    shares=preview_share_links(send, rendered.post) if rendered.post else {},
                 )
         return self.console.render(request, "preview.html", context, **values)
 
