@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from outreach.errors import DeliveryError, OutreachError
 from outreach.store.audience import Shard
+from outreach.store.owner import end_leases
 
 if TYPE_CHECKING:
     from outreach.dispatch import ProgressReporter, SendReport
@@ -198,6 +199,7 @@ def _helper_main(work: Work, pipe: Connection, halt: StopFlag) -> None:
     except Exception as exc:  # reported to the dispatcher, which stops with an error
         log.exception("helper failed")
         message = ("failed", f"{type(exc).__name__}: {exc}")
+    end_leases()  # what it claimed is recorded or released; anything left is uncertain now
     pipe.send(message)
     pipe.close()
 
