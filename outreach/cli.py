@@ -220,7 +220,7 @@ def _print_run(report: RunReport) -> None:
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of objects.")
 @pass_app
 def status(app: App, campaign: str | None, now_text: str | None, as_json: bool) -> None:
-    """Per reminder: sent, failed, suppressed, lapsed, uncertain, pending."""
+    """Per reminder: sent, failed, suppressed, lapsed, uncertain, sending, pending."""
     if campaign is not None and campaign not in app.schedule.campaigns:
         raise OutreachError(f"no campaign '{campaign}' in {app.settings.schedules}")
     now = parse_now(now_text, app.schedule.timezone)

@@ -14,8 +14,9 @@ from rich.progress import Progress
 from outreach.app import App
 from outreach.console import err_console
 from outreach.errors import OutreachError
+from outreach.store.consent import consent_lapsed
 from outreach.store.people import export_rows, find_supporter, import_supporters, suppress
-from outreach.supporters import EXPORT_COLUMNS, consent_lapsed, parse_supporters
+from outreach.supporters import EXPORT_COLUMNS, parse_supporters
 
 pass_app = click.make_pass_decorator(App)
 

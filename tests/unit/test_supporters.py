@@ -11,11 +11,11 @@ import pytest
 
 from outreach.errors import OutreachError
 from outreach.regions import ZONES, timezone_for_region
+from outreach.store.consent import consent_lapsed
 from outreach.supporters import (
     EXPORT_COLUMNS,
     RejectedRow,
     SupporterRecord,
-    consent_lapsed,
     format_tags,
     parse_supporters,
 )
