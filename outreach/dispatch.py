@@ -459,6 +459,8 @@ class Dispatcher:
             return not ledger.is_in_ledger(
                 self.engine, send.campaign.id, send.key, POST, ORGANIZATION
             )
+        if not ledger.leads_announcements(self.engine):
+            return False  # the leader, another worker, posts it
         batch, won = ledger.claim(
             self.engine, send.campaign.id, send.key, POST, [ORGANIZATION], now
         )

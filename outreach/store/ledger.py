@@ -28,8 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from outreach.store.owner import database_now, ensure_held, lease_for, owner_alive
-from outreach.store.schema import ledger
+from outreach.store.audience import EMAIL
+from outreach.store.owner import database_now, ensure_held, leads, lease_for, owner_alive
+from outreach.store.schema import ledger, supporters
 
 CLAIMED = "claimed"
 SENT = "sent"
@@ -59,8 +60,25 @@ def _insert_ignoring_duplicates(engine: Engine) -> Insert:
 
 
 def _claim_from_array(values: dict[str, object]) -> Insert:
-    """PostgreSQL: claim every supporter id of the `ids` array parameter, with `values`."""
-    ids = func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer))).column_valued()
+    """PostgreSQL: claim the occurrences of the `ids` array parameter, with `values`.
+
+    For emails, each supporter's row is locked `FOR UPDATE SKIP LOCKED` first: a supporter
+    another worker is claiming at this moment is skipped, not waited for, so workers on any
+    number of hosts divide the audience instead of queueing behind each other's claims.
+    (The organization's own posts have no supporter row: the unique key alone decides.)
+    """
+    wanted = bindparam("ids", type_=postgresql.ARRAY(Integer))
+    ids: ColumnElement[int]
+    if values["channel"] == EMAIL:
+        free = (
+            select(supporters.c.id)
+            .where(supporters.c.id == any_(wanted))
+            .with_for_update(skip_locked=True)
+            .subquery("free")
+        )
+        ids = free.c.id
+    else:
+        ids = func.unnest(wanted).column_valued()
     columns = [*values, "supporter_id"]
     source = select(*(literal(v, ledger.c[k].type) for k, v in values.items()), ids)
     return postgresql.insert(ledger).from_select(columns, source).on_conflict_do_nothing()
@@ -119,6 +137,12 @@ def hold_lease(engine: Engine) -> None:
     """Before a claimed batch goes to a transport: `DeliveryError` unless the lease it was
     claimed under is still safely held."""
     ensure_held(engine)
+
+
+def leads_announcements(engine: Engine) -> bool:
+    """Whether this worker is the one that posts announcements (the oldest live worker):
+    one leader per database, whatever the campaign files of each host say."""
+    return leads(engine)
 
 
 def is_in_ledger(

@@ -24,7 +24,7 @@ import uuid
 import weakref
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Engine, exists, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, exists, select, text, update
 
 from outreach.errors import DeliveryError, OutreachError
 from outreach.store.schema import ledger, workers
@@ -140,6 +140,7 @@ class Lease:
         self._ended.set()
         if self._lost is not None:
             return
+        self._lost = "it gave its lease up"
         with self._engine.begin() as conn:
             now = database_now(conn)
             conn.execute(
@@ -179,6 +180,21 @@ def lease_for(engine: Engine) -> Lease:
         if lease is None or lease.lost:
             lease = _leases[engine] = Lease(engine, lease_seconds())
         return lease
+
+
+def leads(engine: Engine) -> bool:
+    """Whether this process leads the workers of `engine`'s database: it holds the oldest
+    live lease (taking one if it has none). When the leader dies, the next oldest leads
+    once its lease expired."""
+    lease = lease_for(engine)
+    with engine.connect() as conn:
+        leader = conn.execute(
+            select(workers.c.id)
+            .where(workers.c.expires_at > database_now(conn))
+            .order_by(workers.c.started_at, workers.c.id)
+            .limit(1)
+        ).scalar()
+    return leader == lease.id
 
 
 def ensure_held(engine: Engine) -> None:

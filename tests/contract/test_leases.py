@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from outreach.errors import DeliveryError, OutreachError
-from outreach.store import ledger, owner
+from outreach.store import ledger, owner, schema
 from outreach.store.db import open_database
 from outreach.store.schema import workers
 
@@ -39,6 +39,20 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def _store(url: str, people: int = 10) -> Engine:
+    """A database with supporters 1 to `people` (claims are of supporters that exist)."""
+    engine = open_database(url)
+    with engine.begin() as conn:
+        conn.execute(
+            schema.supporters.insert(),
+            [
+                {"email": f"p{n}@example.org", "created_at": NOW, "updated_at": NOW}
+                for n in range(1, people + 1)
+            ],
+        )
+    return engine
+
+
 def _claimer(url: str, mode: str) -> subprocess.Popen[str]:
     env = {**os.environ, "OUTREACH_LEASE_SECONDS": "2"}
     child = subprocess.Popen(
@@ -54,7 +68,7 @@ def _states(engine: Engine) -> dict[str, int]:
 
 
 def test_our_own_claims_are_sending_never_uncertain(database_url: str) -> None:
-    engine = open_database(database_url)
+    engine = _store(database_url)
     batch, won = ledger.claim(engine, "c", "r", "email", [1, 2], NOW)
     assert won == {1, 2}
     assert _states(engine) == {ledger.SENDING: 2}
@@ -64,9 +78,9 @@ def test_our_own_claims_are_sending_never_uncertain(database_url: str) -> None:
 
 
 def test_a_live_worker_in_another_process_is_sending(database_url: str) -> None:
+    engine = _store(database_url)
     child = _claimer(database_url, "live")
     try:
-        engine = open_database(database_url)
         time.sleep(3)  # longer than its lease: its heartbeat keeps it alive
         assert _states(engine) == {ledger.SENDING: 3}
         assert ledger.uncertain_batches(engine) == []
@@ -76,8 +90,8 @@ def test_a_live_worker_in_another_process_is_sending(database_url: str) -> None:
 
 
 def test_a_killed_worker_not_yet_reaped_is_uncertain_within_its_lease(database_url: str) -> None:
+    engine = _store(database_url)
     child = _claimer(database_url, "die")
-    engine = open_database(database_url)
     wait_for(lambda: _states(engine) == {ledger.CLAIMED: 3})  # its lease ran out
     assert child.poll() is None or child.returncode == -signal.SIGKILL  # a zombie until here
     [uncertain] = ledger.uncertain_batches(engine)
@@ -90,7 +104,7 @@ def test_a_killed_worker_not_yet_reaped_is_uncertain_within_its_lease(database_u
 
 
 def test_an_expired_lease_is_never_renewed_and_stops_the_worker(database_url: str) -> None:
-    engine = open_database(database_url)
+    engine = _store(database_url)
     ledger.claim(engine, "c", "r", "email", [1], NOW)
     lease = owner.lease_for(engine)
     with engine.begin() as conn:
@@ -110,7 +124,7 @@ def test_a_worker_that_cannot_renew_stops_before_its_lease_can_expire(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OUTREACH_LEASE_SECONDS", "4")
-    engine = open_database(database_url)
+    engine = _store(database_url)
     ledger.claim(engine, "c", "r", "email", [1], NOW)
 
     def unreachable(self: owner.Lease) -> None:
@@ -134,3 +148,26 @@ def test_the_lease_length_is_checked(raw: str) -> None:
     with pytest.raises(OutreachError, match="OUTREACH_LEASE_SECONDS"):
         owner.lease_seconds({"OUTREACH_LEASE_SECONDS": raw})
     assert owner.lease_seconds({}) == owner.DEFAULT_LEASE_SECONDS <= 60
+
+
+def test_a_claim_skips_supporters_another_worker_is_claiming(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer at a time)")
+    engine = _store(database_url)
+    other = open_database(database_url)
+    with other.begin() as conn:  # another worker, mid-claim of supporters 1 to 5
+        conn.execute(
+            select(schema.supporters.c.id).where(schema.supporters.c.id <= 5).with_for_update()
+        ).all()
+        _, won = ledger.claim(engine, "c", "r", "email", list(range(1, 11)), NOW)
+        assert won == set(range(6, 11))  # taken at once, without waiting
+    _, won = ledger.claim(engine, "c", "r", "email", list(range(1, 11)), NOW)
+    assert won == set(range(1, 6))  # free again once that worker's claim ended
+
+
+def test_the_oldest_live_worker_leads_and_the_next_takes_over(database_url: str) -> None:
+    first, second = _store(database_url), open_database(database_url)
+    assert owner.leads(first)
+    assert not owner.leads(second)  # one leader per database
+    owner.lease_for(first).end()  # the leader stops (or its lease runs out)
+    assert owner.leads(second)

@@ -135,3 +135,24 @@ def test_host_a_killed_mid_send_is_recovered_from_host_b(
     assert _status("host-b", tmp_path, env) == {
         "sent": PEOPLE, "failed": 0, "uncertain": 0, "sending": 0, "pending": 0, "audience": PEOPLE,
     }  # fmt: skip
+
+
+def test_workers_on_two_hosts_divide_the_audience(
+    tmp_path: Path, database_url: str, slow_sink: tuple[SlowSink, int]
+) -> None:
+    sink, port = slow_sink
+    everyone, env = _setup(tmp_path, _postgres(database_url), port)
+    runs = [
+        _on_host(host, tmp_path, env, "run", "--once", "--now", NOW, stdout=subprocess.PIPE)
+        for host in ("host-a", "host-b")
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    sent = [
+        int(line.rsplit("sent ", 1)[1].split(",")[0])
+        for out in outputs
+        for line in out.splitlines()
+        if line.startswith("Total at ")
+    ]
+    assert sum(sent) == PEOPLE and min(sent) > 0, sent  # both worked, on different people
+    assert set(sink.counts()) == set(everyone) and set(sink.counts().values()) == {1}
