@@ -93,7 +93,7 @@ class Lease:
             )
         self._renewed = started
         thread = threading.Thread(
-            target=_heartbeat, args=(weakref.ref(self), seconds / 4), daemon=True
+            target=_heartbeat, args=(weakref.ref(self), self._ended, seconds / 4), daemon=True
         )
         thread.name = f"outreach-lease-{self.id[:8]}"
         thread.start()
@@ -150,22 +150,23 @@ class Lease:
             )
 
 
-def _heartbeat(lease_ref: weakref.ref[Lease], interval: float) -> None:
-    """Renew the lease until it ends, is lost, or its engine is gone."""
-    while True:
+def _heartbeat(lease_ref: weakref.ref[Lease], ended: threading.Event, interval: float) -> None:
+    """Renew the lease every `interval` until it ends, is lost, or its engine is gone."""
+    while not ended.wait(interval):
         lease = lease_ref()
-        if lease is None or lease._ended.wait(0):
+        if lease is None:
             return
         try:
             lease.renew()
         except Exception as exc:  # the database is unreachable: try again, then give up
-            log.warning("worker %s could not renew its lease: %s", lease.id, exc)
+            log.warning("worker %s could not renew its lease: %s", lease.id, _first_line(exc))
             if time.monotonic() - lease._renewed > lease.seconds:
                 lease._lose("the database was unreachable for longer than the lease")
-        ended = lease._ended
         del lease
-        if ended.wait(interval):
-            return
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 _leases: weakref.WeakKeyDictionary[Engine, Lease] = weakref.WeakKeyDictionary()
@@ -216,7 +217,7 @@ def end_leases() -> None:
         try:
             lease.end()
         except Exception as exc:  # it expires by itself within the lease
-            log.debug("could not end lease %s: %s", lease.id, exc)
+            log.debug("could not end lease %s: %s", lease.id, _first_line(exc))
 
 
 def _forget_in_child() -> None:
