@@ -128,13 +128,17 @@ def run(args: argparse.Namespace, workers: int, make: Callable[[], EmailTranspor
 
 
 def _recover(url: str, make: Callable[[], EmailTransport], folder: Path) -> None:
-    """After the kill: the dead worker's batch is uncertain within its lease, then resent."""
+    """After the kill: the dead worker's batch in hand (if it had one) is uncertain within its
+    lease, then resent."""
     dispatcher = _dispatcher(url, make(), folder)
     waited = time.perf_counter()
+    lease = float(os.environ["OUTREACH_LEASE_SECONDS"])
     while not (uncertain := ledger.uncertain_batches(dispatcher.engine)):
+        if time.perf_counter() - waited > lease + 2:  # it died between two batches
+            break
         time.sleep(0.2)
     count = sum(len(b.supporter_ids) for b in uncertain)
-    print(f"  uncertain after {time.perf_counter() - waited:.1f} s: {count} (its batch)")
+    print(f"  uncertain after {time.perf_counter() - waited:.1f} s: {count} (its batch in hand)")
     resent = dispatcher.resend_uncertain(NOW)
     print(f"  resent on request: {sum(s.sent for s in resent.sends)}; sent in all: {_sent(url):,}")
 
