@@ -33,6 +33,8 @@ own SMTP connections and database connections: a big server should not open hund
 SPAM_PAUSE_RATE = 0.001
 """Google asks bulk senders to keep spam reports below 0.1% and never reach 0.3%."""
 
+DEFAULT_LEASE_SECONDS = 30
+"""A worker's claims are its own this long after its last renewal (OUTREACH_LEASE_SECONDS)."""
 MIN_SECRET_BYTES = 32
 """A real transport's OUTREACH_SECRET_KEY is at least this long."""
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -81,6 +83,14 @@ class Settings(BaseSettings):
     )
     """Processes a large send is shared out across (default: one per core, up to 4)."""
     heartbeat: Path | None = _variable("OUTREACH_HEARTBEAT", None, "a file path")
+    lease_seconds: int = _variable(
+        "OUTREACH_LEASE_SECONDS",
+        DEFAULT_LEASE_SECONDS,
+        "a whole number of seconds from 1 to 3600",
+        ge=1,
+        le=3600,
+    )
+    """How long a worker's claims stay its own without a renewal (the store reads it)."""
     webhook_public_key: SecretStr | None = _variable(
         "SENDGRID_WEBHOOK_PUBLIC_KEY", None, "SendGrid's verification key"
     )
@@ -172,6 +182,18 @@ class Settings(BaseSettings):
     def smtp_paced(self) -> bool:
         """Whether SMTP keeps a pace per minute (one process keeps it exactly)."""
         return self.email_transport == "smtp" and self.smtp_rate is not None
+
+
+def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting read and checked on its own, for code that runs where no `Settings` was
+    handed down (the store's leases, in every process that claims)."""
+    alias = str(Settings.model_fields[name].alias)
+    raw = (os.environ if environ is None else environ).get(alias, "").strip()
+    given = {alias: raw} if raw else {}
+    try:
+        return getattr(Settings.model_validate(given), name)
+    except ValidationError as exc:
+        raise OutreachError(_explain(exc, given)) from None
 
 
 def _explain(exc: ValidationError, given: Mapping[str, str]) -> str:

@@ -67,7 +67,16 @@ class RichProgress:
             self._progress.advance(self._task, count)
 
 
-SEND_COLUMNS = ("sent", "failed", "suppressed", "lapsed", "uncertain", "pending")
+SEND_COLUMNS = (
+    "sent",
+    "failed",
+    "suppressed",
+    "lapsed",
+    "uncertain",
+    "sending",
+    "pending",
+    "audience",
+)
 
 
 def plan_table(planned: Sequence[PlannedSend]) -> Table:

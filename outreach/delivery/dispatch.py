@@ -174,8 +174,10 @@ class Dispatcher:
                 continue
             send_report = SendReport(send.campaign.id, send.key)
             started = monotonic()
-            batch = ledger.take_over(self.engine, uncertain.batch)
-            rows = rows_by_id(self.engine, uncertain.supporter_ids, self.schedule.timezone)
+            batch, taken = ledger.take_over(self.engine, uncertain.batch)
+            if not taken:
+                continue  # another resender has it
+            rows = rows_by_id(self.engine, taken, self.schedule.timezone)
             self._hand_over(batch, [self.compose(send, row) for row in rows], now, send_report)
             send_report.seconds = monotonic() - started
             report.sends.append(send_report)
@@ -344,6 +346,7 @@ class Dispatcher:
     ) -> None:
         started = monotonic()
         try:
+            ledger.hold_lease(self.engine)
             outcomes = self.email_transport.send(emails)
         except PartialDelivery as exc:
             ledger.record(self.engine, batch, exc.outcomes, now)  # accepted before the trouble
@@ -391,12 +394,15 @@ class Dispatcher:
             return not ledger.is_in_ledger(
                 self.engine, send.campaign.id, send.key, Channel.POST, ORGANIZATION
             )
+        if not ledger.leads_announcements(self.engine):
+            return False  # the leader, another worker, posts it
         batch, won = ledger.claim(
             self.engine, send.campaign.id, send.key, Channel.POST, [ORGANIZATION], now
         )
         if not won:
             return False
         try:
+            ledger.hold_lease(self.engine)
             outcome = self.post_transport.publish(
                 OutgoingPost(send.campaign.id, send.key, text, language)
             )

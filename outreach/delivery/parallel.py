@@ -30,6 +30,7 @@ from typing import Any
 from outreach.delivery.results import ProgressReporter, SendReport
 from outreach.errors import DeliveryError, OutreachError
 from outreach.store.audience import Shard
+from outreach.store.owner import end_leases
 
 log = logging.getLogger("outreach.delivery.parallel")
 
@@ -196,6 +197,7 @@ def _helper_main(work: Work, pipe: Connection, halt: StopFlag) -> None:
     except Exception as exc:  # reported to the dispatcher, which stops with an error
         log.exception("helper failed")
         message = ("failed", f"{type(exc).__name__}: {exc}")
+    end_leases()  # what it claimed is recorded or released; anything left is uncertain now
     pipe.send(message)
     pipe.close()
 

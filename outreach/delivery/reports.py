@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from outreach.campaign.model import Schedule
-from outreach.messages import Channel
+from outreach.messages import SENDING, Channel
 from outreach.store import feedback, ledger
-from outreach.store.audience import Selection, count_audience, count_due, zones_in_use
+from outreach.store.audience import Selection, count_audience, zones_in_use
 from outreach.timeline import Send, upcoming
 
 
@@ -48,7 +48,7 @@ def plan(
         planned = []
         for send, first, last in upcoming(sends, zones, start, end):
             selection = Selection(send.audience, schedule.languages, schedule.timezone)
-            counts = count_audience(conn, selection, start.date())
+            counts = count_audience(conn, selection, _send_dates(send, zones))
             planned.append(
                 PlannedSend(
                     campaign=send.campaign.id,
@@ -65,12 +65,18 @@ def plan(
     return sorted(planned, key=lambda p: (p.first_fire, p.campaign, p.reminder))
 
 
+def _send_dates(send: Send, zones: Iterable[str]) -> dict[str, date]:
+    """Each zone's occurrence date (UTC, as dispatch checks consent): lapsed on that day."""
+    return {zone: send.fires_at(zone).date() for zone in zones}
+
+
 STATUS_COLUMNS = (
     "sent",
     "failed",
     "suppressed",
     "lapsed",
     "uncertain",
+    "sending",
     "pending",
     "delivered",
     "bounces",
@@ -81,7 +87,8 @@ STATUS_COLUMNS = (
 
 @dataclass(frozen=True)
 class SendStatus:
-    """Counts for one send: the keys of `status --json`."""
+    """Counts for one send: the keys of `status --json`. Every member of the audience is in
+    exactly one of sent, failed, suppressed, lapsed, uncertain, sending and pending."""
 
     campaign: str
     reminder: str
@@ -90,7 +97,9 @@ class SendStatus:
     suppressed: int
     lapsed: int
     uncertain: int
+    sending: int
     pending: int
+    audience: int
     delivered: int = 0
     bounces: int = 0
     spam_reports: int = 0
@@ -104,7 +113,10 @@ class SendStatus:
 def status(
     schedule: Schedule, engine: Engine, sends: Iterable[Send], now: datetime
 ) -> list[SendStatus]:
-    """Per send: sent, failed, suppressed, lapsed, uncertain, still pending, and feedback."""
+    """Per send, everyone in its audience once: in the ledger, as sent, failed, uncertain
+    (its worker's lease expired) or sending (a live worker has it); else suppressed, lapsed
+    (on the occurrence's send date, in their zone) or pending (not sent: still due, or due
+    later; one whose window passed is counted here too, since nobody sent it)."""
     counts = ledger.counts_by_reminder(engine)
     reported = feedback.event_counts(engine)
     paused = feedback.paused_campaigns(engine)
@@ -115,24 +127,24 @@ def status(
             states = counts.get((send.campaign.id, send.key, Channel.EMAIL), {})
             events = reported.get((send.campaign.id, send.key), {})
             selection = Selection(send.audience, schedule.languages, schedule.timezone)
-            audience = count_audience(conn, selection, now.date())
-            open_zones = tuple(z for z in zones if now < send.window(z)[1])
-            pending = 0
-            if open_zones:
-                pending_selection = Selection(
-                    send.audience, schedule.languages, schedule.timezone, open_zones
-                )
-                pending = count_due(conn, pending_selection, send.campaign.id, send.key, now.date())
+            unsent = count_audience(
+                conn, selection, _send_dates(send, zones), unsent=(send.campaign.id, send.key)
+            )
             rows.append(
                 SendStatus(
                     campaign=send.campaign.id,
                     reminder=send.key,
                     sent=states.get(ledger.SENT, 0),
                     failed=states.get(ledger.FAILED, 0),
-                    suppressed=audience.suppressed,
-                    lapsed=audience.lapsed,
+                    suppressed=unsent.suppressed,
+                    lapsed=unsent.lapsed,
                     uncertain=states.get(ledger.CLAIMED, 0),
-                    pending=pending,
+                    sending=states.get(SENDING, 0),
+                    pending=unsent.reachable,
+                    audience=sum(states.values())
+                    + unsent.reachable
+                    + unsent.suppressed
+                    + unsent.lapsed,
                     delivered=events.get(feedback.DELIVERED, 0),
                     bounces=events.get(feedback.BOUNCE, 0),
                     spam_reports=events.get(feedback.SPAM_REPORT, 0),

@@ -6,7 +6,7 @@ count and select the same people.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,7 +27,9 @@ from sqlalchemy import (
 
 from outreach.campaign.model import Audience
 from outreach.messages import Channel
+from outreach.store.consent import lapsed_sql
 from outreach.store.schema import ledger, supporters, suppressions
+from outreach.supporters.consent import lapse_cutoff
 
 _PROFILE = (
     supporters.c.id,
@@ -86,21 +88,14 @@ def _language_in(wanted: Sequence[str], languages: Sequence[str]) -> ColumnEleme
     return condition
 
 
-def lapse_cutoff(today: date) -> date:
-    """Implied consent given on or before this day has lapsed (two years, CASL)."""
-    try:
-        return today.replace(year=today.year - 2)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - 2, day=28)
-
-
-def lapsed(today: date) -> ColumnElement[bool]:
-    """Implied consent older than two years."""
-    return and_(
-        supporters.c.consent == "implied",
-        supporters.c.consent_date.is_not(None),
-        supporters.c.consent_date <= lapse_cutoff(today),
-    )
+def lapsed(selection: Selection, on: date | Mapping[str, date]) -> ColumnElement[bool]:
+    """Consent lapsed on `on`: one day, or each zone's own day (an occurrence's send date,
+    by the supporter's effective zone). The rule itself is `consent.py`'s."""
+    if isinstance(on, date):
+        return lapsed_sql(lapse_cutoff(on))
+    cutoffs = {zone: lapse_cutoff(day) for zone, day in on.items()}
+    earliest = min(cutoffs.values(), default=date.min)
+    return lapsed_sql(case(cutoffs, value=selection.zone_column(), else_=earliest))
 
 
 def suppressed() -> ColumnElement[bool]:
@@ -120,9 +115,9 @@ def already_in_ledger(
     )
 
 
-def reachable(today: date) -> ColumnElement[bool]:
-    """Neither suppressed nor lapsed."""
-    return and_(not_(suppressed()), not_(lapsed(today)))
+def reachable(selection: Selection, on: date | Mapping[str, date]) -> ColumnElement[bool]:
+    """Neither suppressed nor lapsed on `on` (see `lapsed`)."""
+    return and_(not_(suppressed()), not_(lapsed(selection, on)))
 
 
 def stream_due(
@@ -150,7 +145,7 @@ def stream_due(
                 supporters.c.id > after,
                 in_shard,
                 selection.matches(),
-                reachable(today),
+                reachable(selection, today),
                 not_(already_in_ledger(campaign, reminder)),
             )
             .order_by(supporters.c.id)
@@ -181,15 +176,23 @@ class AudienceCounts:
     lapsed: int
 
 
-def count_audience(conn: Connection, selection: Selection, today: date) -> AudienceCounts:
-    """Reachable, suppressed and lapsed members of an audience."""
+def count_audience(
+    conn: Connection,
+    selection: Selection,
+    on: date | Mapping[str, date],
+    unsent: tuple[str, str] | None = None,
+) -> AudienceCounts:
+    """Reachable, suppressed and lapsed (on `on`, see `lapsed`) members of an audience;
+    with `unsent` (campaign, reminder), only those not in that reminder's email ledger."""
     is_suppressed = suppressed()
-    is_lapsed = and_(lapsed(today), not_(is_suppressed))
+    is_lapsed = and_(lapsed(selection, on), not_(is_suppressed))
     query = select(
         func.count(),
         func.coalesce(func.sum(_as_int(is_suppressed)), 0),
         func.coalesce(func.sum(_as_int(is_lapsed)), 0),
     ).where(selection.matches())
+    if unsent is not None:
+        query = query.where(not_(already_in_ledger(*unsent)))
     total, n_suppressed, n_lapsed = conn.execute(query).one()
     return AudienceCounts(
         reachable=int(total) - int(n_suppressed) - int(n_lapsed),
@@ -213,7 +216,9 @@ def count_due(
 ) -> int:
     """How many supporters `stream_due` would yield."""
     query = select(func.count()).where(
-        selection.matches(), reachable(today), not_(already_in_ledger(campaign, reminder))
+        selection.matches(),
+        reachable(selection, today),
+        not_(already_in_ledger(campaign, reminder)),
     )
     return int(conn.execute(query).scalar_one())
 

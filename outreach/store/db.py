@@ -55,6 +55,8 @@ def connect(url: str) -> Engine:
                     f"cannot open the database {database}: {exc.strerror}"
                 ) from None
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgresql_settings)
     return engine
 
 
@@ -82,6 +84,16 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _postgresql_settings(connection: Any, _record: Any) -> None:
+    """No parallel query: outreach reads in short keyset chunks (1,000 rows by index), where
+    starting parallel workers costs several times the query itself (29 ms against 5 ms per
+    chunk of 400,000 supporters, `bench/README.md`) and takes the cores the worker needs."""
+    cursor = connection.cursor()
+    cursor.execute("SET max_parallel_workers_per_gather = 0")
+    cursor.close()
+    connection.commit()
 
 
 def stored_secret(engine: Engine, name: str) -> str:

@@ -16,19 +16,21 @@ from sqlalchemy import (
     Engine,
     Insert,
     Integer,
+    and_,
     any_,
     bindparam,
     case,
     func,
     literal,
+    not_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from outreach.messages import SENDING, Outcome, State
-from outreach.store.owner import current_owner, owner_alive
-from outreach.store.schema import ledger
+from outreach.messages import SENDING, Channel, Outcome, State
+from outreach.store.owner import database_now, ensure_held, leads, lease_for, owner_alive
+from outreach.store.schema import ledger, supporters
 
 CLAIMED, SENT, FAILED = State.CLAIMED.value, State.SENT.value, State.FAILED.value
 
@@ -47,8 +49,25 @@ def _insert_ignoring_duplicates(engine: Engine) -> Insert:
 
 
 def _claim_from_array(values: dict[str, object]) -> Insert:
-    """PostgreSQL: claim every supporter id of the `ids` array parameter, with `values`."""
-    ids = func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer))).column_valued()
+    """PostgreSQL: claim the occurrences of the `ids` array parameter, with `values`.
+
+    For emails, each supporter's row is locked `FOR UPDATE SKIP LOCKED` first: a supporter
+    another worker is claiming at this moment is skipped, not waited for, so workers on any
+    number of hosts divide the audience instead of queueing behind each other's claims.
+    (The organization's own posts have no supporter row: the unique key alone decides.)
+    """
+    wanted = bindparam("ids", type_=postgresql.ARRAY(Integer))
+    ids: ColumnElement[int]
+    if values["channel"] == Channel.EMAIL:
+        free = (
+            select(supporters.c.id)
+            .where(supporters.c.id == any_(wanted))
+            .with_for_update(skip_locked=True)
+            .subquery("free")
+        )
+        ids = free.c.id
+    else:
+        ids = func.unnest(wanted).column_valued()
     columns = [*values, "supporter_id"]
     source = select(*(literal(v, ledger.c[k].type) for k, v in values.items()), ids)
     return postgresql.insert(ledger).from_select(columns, source).on_conflict_do_nothing()
@@ -74,17 +93,20 @@ def claim(
     """Claim these occurrences; returns the batch id and the ids this batch won.
 
     Ids already in the ledger (sent, failed, or claimed by another worker) are not won.
+    The claims are this process's lease's (`owner.py`).
     """
     batch = new_batch_id()
     if not supporter_ids:
         return batch, set()
+    lease = lease_for(engine)
+    lease.ensure_held()
     values = {
         "campaign": campaign,
         "reminder": reminder,
         "channel": channel,
         "state": CLAIMED,
         "batch": batch,
-        "owner": current_owner(),
+        "owner": lease.id,
         "claimed_at": now,
         "detail": "",
     }
@@ -98,6 +120,18 @@ def claim(
             conn.execute(select(ledger.c.supporter_id).where(ledger.c.batch == batch)).scalars()
         )
     return batch, won
+
+
+def hold_lease(engine: Engine) -> None:
+    """Before a claimed batch goes to a transport: `DeliveryError` unless the lease it was
+    claimed under is still safely held."""
+    ensure_held(engine)
+
+
+def leads_announcements(engine: Engine) -> bool:
+    """Whether this worker is the one that posts announcements (the oldest live worker):
+    one leader per database, whatever the campaign files of each host say."""
+    return leads(engine)
 
 
 def is_in_ledger(
@@ -151,51 +185,53 @@ class UncertainBatch:
 
 
 def uncertain_batches(engine: Engine, channel: str | None = None) -> list[UncertainBatch]:
-    """Every batch still claimed by a process that is gone (not merely still sending)."""
-    query = select(
-        ledger.c.batch,
-        ledger.c.campaign,
-        ledger.c.reminder,
-        ledger.c.channel,
-        ledger.c.owner,
-        ledger.c.supporter_id,
-    ).where(ledger.c.state == CLAIMED)
-    if channel is not None:
-        query = query.where(ledger.c.channel == channel)
+    """Every batch still claimed by a worker whose lease expired (not merely still sending)."""
+    columns = (ledger.c.batch, ledger.c.campaign, ledger.c.reminder, ledger.c.channel)
     groups: dict[tuple[str, str, str, str], list[int]] = {}
-    alive: dict[str, bool] = {}
     with engine.connect() as conn:
-        for batch, campaign, reminder, chan, owner, sid in conn.execute(
-            query.order_by(ledger.c.id)
-        ):
-            if alive.setdefault(owner, owner_alive(owner)):
-                continue
+        query = select(*columns, ledger.c.supporter_id).where(
+            ledger.c.state == CLAIMED, not_(owner_alive(database_now(conn)))
+        )
+        if channel is not None:
+            query = query.where(ledger.c.channel == channel)
+        for batch, campaign, reminder, chan, sid in conn.execute(query.order_by(ledger.c.id)):
             groups.setdefault((batch, campaign, reminder, chan), []).append(int(sid))
     return [UncertainBatch(*key, tuple(ids)) for key, ids in groups.items()]
 
 
-def take_over(engine: Engine, old_batch: str) -> str:
-    """Move an uncertain batch's claims to a new batch id, so only one resender owns it."""
+def take_over(engine: Engine, old_batch: str) -> tuple[str, list[int]]:
+    """Move an uncertain batch's claims to a new batch of this process's lease; the new
+    batch and the supporters it took (none when another resender, or a live owner, has it)."""
     batch = new_batch_id()
+    lease = lease_for(engine)
+    lease.ensure_held()
     with engine.begin() as conn:
         conn.execute(
             update(ledger)
-            .where(ledger.c.batch == old_batch, ledger.c.state == CLAIMED)
-            .values(batch=batch, owner=current_owner())
+            .where(
+                ledger.c.batch == old_batch,
+                ledger.c.state == CLAIMED,
+                not_(owner_alive(database_now(conn))),
+            )
+            .values(batch=batch, owner=lease.id)
         )
-    return batch
+        taken = conn.execute(
+            select(ledger.c.supporter_id).where(ledger.c.batch == batch).order_by(ledger.c.id)
+        ).scalars()
+        return batch, [int(sid) for sid in taken]
 
 
 def counts_by_reminder(engine: Engine) -> dict[tuple[str, str, str], dict[str, int]]:
-    """(campaign, reminder, channel) → {state: count}; live claims count as `sending`."""
-    columns = (ledger.c.campaign, ledger.c.reminder, ledger.c.channel, ledger.c.state)
-    owner = case((ledger.c.state == CLAIMED, ledger.c.owner), else_="").label("owner")
-    query = select(*columns, owner, func.count()).group_by(*columns, owner)
+    """(campaign, reminder, channel) → {state: count}; claims of live workers count as
+    `sending`, the others (their worker's lease expired) stay `claimed`: uncertain."""
+    columns = (ledger.c.campaign, ledger.c.reminder, ledger.c.channel)
     result: dict[tuple[str, str, str], dict[str, int]] = {}
     with engine.connect() as conn:
-        for campaign, reminder, channel, state, claimer, count in conn.execute(query):
-            if state == CLAIMED and owner_alive(claimer):
-                state = SENDING
-            states = result.setdefault((campaign, reminder, channel), {})
-            states[state] = states.get(state, 0) + int(count)
+        live = owner_alive(database_now(conn))
+        state = case((and_(ledger.c.state == CLAIMED, live), SENDING), else_=ledger.c.state)
+        rows = select(*columns, state.label("shown")).subquery()
+        grouped = (rows.c.campaign, rows.c.reminder, rows.c.channel, rows.c.shown)
+        query = select(*grouped, func.count()).group_by(*grouped)
+        for campaign, reminder, channel, shown, count in conn.execute(query):
+            result.setdefault((campaign, reminder, channel), {})[str(shown)] = int(count)
     return result

@@ -129,16 +129,6 @@ def parse_supporters(lines: Iterable[str], source: str) -> Iterator[SupporterRec
         yield record if first == line else RejectedRow(line, f"duplicate of line {first}")
 
 
-def consent_lapsed(consent: str, consent_date: date | None, today: date) -> bool:
-    """Whether consent no longer allows email: implied consent lasts two years (CASL).
-
-    Express consent never lapses; implied consent without a date counts as lapsed.
-    """
-    if consent == "express":
-        return False
-    return consent_date is None or today >= _two_years_after(consent_date)
-
-
 def format_tags(tags: Iterable[str]) -> str:
     """Tags as one CSV value, the way import reads them."""
     return ";".join(tags)
@@ -284,14 +274,6 @@ def _tags(raw: str) -> tuple[str, ...]:
         if tag:
             tags.setdefault(tag.casefold(), tag)
     return tuple(tags.values())
-
-
-def _two_years_after(day: date) -> date:
-    """The same day two years later; February 29 becomes March 1."""
-    try:
-        return day.replace(year=day.year + 2)
-    except ValueError:
-        return date(day.year + 2, 3, 1)
 
 
 def _show(value: str) -> str:

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from outreach.supporters.csvfile import EXPORT_COLUMNS, consent_lapsed
+from outreach.supporters.consent import consent_lapsed
+from outreach.supporters.csvfile import EXPORT_COLUMNS
 from outreach.supporters.spreadsheet import neutralize
 
 

@@ -102,6 +102,7 @@ def _env(port: int) -> dict[str, str]:
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(port),
         SMTP_SECURITY="none",
+        OUTREACH_LEASE_SECONDS="2",  # a killed run's claims are uncertain 2 s later
     )
     return env
 
@@ -171,7 +172,10 @@ def test_kill_9_mid_send_loses_nothing_and_sends_twice_only_on_request(
     run.wait(timeout=30)
     assert sum(sink.counts().values()) < 2 * batch, "killed too late: the second batch was done"
 
-    # 2. The claimed-but-unrecorded batch is reported as uncertain.
+    # 2. The claimed-but-unrecorded batch is reported as uncertain (once its lease expired).
+    deadline = time.monotonic() + 60
+    while _status(tmp_path, env)["uncertain"] == 0:
+        assert time.monotonic() < deadline, "the killed run's claims never became uncertain"
     assert _status(tmp_path, env) == {
         "sent": batch,
         "failed": 0,

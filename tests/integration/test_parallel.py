@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from outreach.store import ledger
 from outreach.store.db import open_database
 from outreach.store.people import import_supporters
 from outreach.store.schema import ledger as ledger_table
+from outreach.store.schema import workers
 from outreach.supporters.csvfile import parse_supporters
 from outreach.tokens import TokenSigner
 from outreach.transports.base import EmailTransport
@@ -101,13 +103,15 @@ def dispatcher(
 
 def senders_by_supporter(engine: Engine) -> dict[int, list[str]]:
     """Each supporter's ledger rows, as `state:pid` of the process that claimed them."""
-    query = select(ledger_table.c.supporter_id, ledger_table.c.state, ledger_table.c.owner)
+    query = select(ledger_table.c.supporter_id, ledger_table.c.state, workers.c.pid).join(
+        workers, workers.c.id == ledger_table.c.owner
+    )
     got: dict[int, list[str]] = {}
     with engine.connect() as conn:
-        for supporter_id, state, owner in conn.execute(
+        for supporter_id, state, pid in conn.execute(
             query.where(ledger_table.c.channel == "email")
         ):
-            got.setdefault(supporter_id, []).append(f"{state}:{owner.split(':')[1]}")
+            got.setdefault(supporter_id, []).append(f"{state}:{pid}")
     return got
 
 
@@ -165,13 +169,17 @@ def test_a_helper_refused_by_the_provider_fails_the_run_and_its_share_stays_due(
 
 
 def test_a_helper_that_dies_mid_batch_leaves_that_batch_uncertain_not_resent(
-    imported: str, tmp_path: Path
+    imported: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OUTREACH_LEASE_SECONDS", "2")
     sending, _ = dispatcher(imported, tmp_path, processes=2, helper_fault="die")
     with pytest.raises(DeliveryError, match=r"stopped \(exit code 9\)"):
         sending.run_once(NOW)
 
-    uncertain = ledger.uncertain_batches(sending.engine)
+    deadline = time.monotonic() + 30  # the dead helper's lease runs out
+    while not (uncertain := ledger.uncertain_batches(sending.engine)):
+        assert time.monotonic() < deadline, "the dead helper's batch never became uncertain"
+        time.sleep(0.05)
     assert len(uncertain) == 1 and len(uncertain[0].supporter_ids) == PidOutbox.batch_size
     handled = len(senders_by_supporter(sending.engine))
     fixed, _ = dispatcher(imported, tmp_path, processes=1)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from outreach.errors import OutreachError
+from outreach.supporters.consent import consent_lapsed
 from outreach.supporters.csvfile import (
     EXPORT_COLUMNS,
     RejectedRow,
     SupporterRecord,
-    consent_lapsed,
     format_tags,
     parse_supporters,
 )

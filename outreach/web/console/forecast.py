@@ -64,7 +64,7 @@ def _conditions(schedule: Schedule, send: Send, day: date) -> list[ColumnElement
         not_(scope.matches()),
         not_(speaks.matches()),
         suppressed(),
-        lapsed(day),
+        lapsed(scope, day),
         already_in_ledger(send.campaign.id, send.key),
     ]
 
