@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     )
     """Processes a large send is shared out across (default: one per core, up to 4)."""
     heartbeat: Path | None = _variable("OUTREACH_HEARTBEAT", None, "a file path")
+    cache: Path = _variable("OUTREACH_CACHE", Path(".outreach-cache"), "a folder path")
+    """Compiled templates, kept for the next process (created owner-only)."""
     dashboard_password: SecretStr | None = _variable(
         "OUTREACH_DASHBOARD_PASSWORD", None, "a password"
     )
