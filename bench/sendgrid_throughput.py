@@ -2,13 +2,16 @@
 
     python bench/sendgrid_throughput.py [--supporters 100000] [--validate-every 10]
                                         [--outbox-supporters 10000] [--database-url URL]
+                                        [--campaign demo|personalized|both] [--repeat 1]
                                         [--profile]
 
 A child process fills a fresh store (SQLite in a temporary folder, or --database-url) with N
 synthetic supporters: 70% English, 30% French (three in every ten), first and last names and
-cities drawn from short lists, every province. This process then runs the demo's due reminder
-(two weeks before the dialogue: letter-reminder) with the real Dispatcher, store, ledger,
-renderer and SendGrid transport, against the local server of tests/integration/sendgrid_server.py
+cities drawn from short lists (one in ten without a city), a `member_since` field, every
+province. This process then runs the campaign's due reminder (two weeks before the dialogue:
+letter-reminder; `bench/fixtures.py` describes the demo and the personalized campaign) with
+the real Dispatcher, store, ledger, renderer and SendGrid transport, against the local server
+of tests/integration/sendgrid_server.py
 run in its own process (so that it takes none of this one's CPU time or GIL). That server
 answers 202 at once and validates the bodies against the OpenAPI contract afterwards, in a
 thread of its own: one body in --validate-every (default 10), since jsonschema takes ~0.15 s
@@ -16,10 +19,12 @@ of CPU for 1,000 personalizations, longer than outreach takes to build them, and
 has two cores (`--validate-every 1` checks them all, and slows both processes down). The
 figures printed wait until every sampled body is checked.
 
-It prints messages per second, HTTP requests, personalizations per request and this
-process's peak RSS, then the same run through the outbox transport for a smaller N.
-`--profile` wraps the SendGrid run in pyinstrument and prints where the time goes.
-Figures, not a test.
+It prints messages per second, HTTP requests, personalizations per request, renderings
+(shared ones, and emails rendered alone) and this process's peak RSS, then the same run
+through the outbox transport for a smaller N. `--campaign both` (the default) runs each
+campaign in a process of its own (so that each has its own peak RSS), taking turns
+`--repeat` times. `--profile` wraps the SendGrid run in pyinstrument and prints where the
+time goes. Figures, not a test.
 """
 
 from __future__ import annotations
@@ -39,14 +44,16 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from outreach.campaign.loader.loader import load_schedule
-from outreach.supporters.csvfile.regions import ZONES
+from counting import count_renderings, describe
+from fixtures import CAMPAIGNS, city, copy_campaign, member_since
 from sqlalchemy import text
 
+from outreach.campaign.loader import load_schedule
 from outreach.delivery.dispatch import Dispatcher
 from outreach.rendering.renderer import Renderer
 from outreach.store.db import open_database
 from outreach.store.schema import supporters
+from outreach.supporters.regions import ZONES
 from outreach.tokens import TokenSigner
 from outreach.transports.base import EmailTransport
 from outreach.transports.outbox import OutboxEmailTransport, OutboxPostTransport
@@ -58,7 +65,6 @@ NOW = datetime(2018, 3, 2, 4, 0, tzinfo=UTC)  # the demo's two-weeks-before is d
 API_KEY = "SG.bench-key"
 FIRST = ["Amélie", "Jean-François", "Fiona", "Li", "María", "Olúwadé", "Geneviève", "Ahmed"]
 LAST = ["Tremblay", "MacDonald", "Nguyen", "Santos", "Côté", "O'Brien", "Singh", "Roy"]
-CITIES = ["Halifax", "Montréal", "Toronto", "Winnipeg", "Regina", "Calgary", "Vancouver", "Iqaluit"]
 
 
 def fill_store(url: str, count: int) -> None:
@@ -74,9 +80,11 @@ def fill_store(url: str, count: int) -> None:
                 rows.append(
                     {
                         "email": f"supporter{n}@example.org",
+                        "address_key": f"supporter{n}@example.org",
                         "first_name": draw.choice(FIRST),
                         "last_name": draw.choice(LAST),
-                        "city": draw.choice(CITIES),
+                        "city": city(n),
+                        "fields": json.dumps({"member_since": member_since(n)}),
                         "region": region,
                         "language": "fr" if n % 10 < 3 else "en",
                         "timezone": ZONES[region],
@@ -102,15 +110,19 @@ def prepared_store(url: str, count: int) -> None:
 
 
 def dispatch(
-    url: str, transport: Callable[[], EmailTransport], folder: Path, processes: int
+    url: str,
+    transport: Callable[[], EmailTransport],
+    folder: Path,
+    processes: int,
+    campaign: tuple[Path, Path],
 ) -> tuple[int, float]:
-    """Run the due reminder through `transport()` in `processes` processes, as `outreach run`
-    does: (emails sent, seconds)."""
-    schedule = load_schedule(REPO / "schedules.yaml")
+    """Run the due reminder of `campaign` (schedules, templates) through `transport()` in
+    `processes` processes, as `outreach run` does: (emails sent, seconds)."""
+    schedule = load_schedule(campaign[0])
     dispatcher = Dispatcher(
         engine=open_database(url),
         schedule=schedule,
-        renderer=Renderer(schedule, REPO / "templates"),
+        renderer=Renderer(schedule, campaign[1]),
         email_transport=transport(),
         post_transport=OutboxPostTransport(folder / "outbox", lambda: NOW),
         signer=TokenSigner("bench-secret"),
@@ -134,14 +146,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--supporters", type=int, default=100_000)
     parser.add_argument("--validate-every", type=int, default=10)
-    parser.add_argument("--outbox-supporters", type=int, default=10_000)
+    parser.add_argument("--outbox-supporters", type=int, default=10_000, help="0: no outbox run")
     parser.add_argument("--database-url", help="an empty database (default: SQLite in a temp dir)")
     parser.add_argument("--profile", action="store_true", help="profile with pyinstrument")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--campaign", choices=[*CAMPAIGNS, "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=1, help="turns of each campaign (both)")
     args = parser.parse_args()
+    if args.campaign != "both":
+        run_campaign(args)
+        return
+    for turn in range(args.repeat):  # each in a process of its own, taking turns
+        for campaign in CAMPAIGNS:
+            print(f"== {campaign} (turn {turn + 1} of {args.repeat})", flush=True)
+            forwarded = [a for a in sys.argv[1:] if not a.startswith("--campaign")]
+            command = [sys.executable, __file__, *forwarded, "--campaign", campaign]
+            subprocess.run(command, check=True)
 
+
+def run_campaign(args: argparse.Namespace) -> None:
+    """One campaign: SendGrid for --supporters, then the outbox for --outbox-supporters."""
     with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
         folder = Path(tmp)
+        campaign = copy_campaign(args.campaign, folder / "campaign")
         url = args.database_url or f"sqlite:///{folder / 'sendgrid.db'}"
         prepared_store(url, args.supporters)
         server = subprocess.Popen(
@@ -156,6 +183,7 @@ def main() -> None:
             stdout=subprocess.PIPE,
             text=True,
         )
+        renderings = count_renderings()
         try:
             assert server.stdout is not None
             host = f"http://127.0.0.1:{server.stdout.readline().strip()}"
@@ -165,6 +193,7 @@ def main() -> None:
                 lambda: SendGridTransport(API_KEY, clock=lambda: NOW, host=host),
                 folder,
                 args.processes,
+                campaign,
             )
             if profiler is not None:
                 profiler.stop()
@@ -175,14 +204,15 @@ def main() -> None:
             server.wait()
         rss = peak_rss_mb()
         print(
-            f"SendGrid, {args.processes} processes: {sent} emails in {seconds:.1f} s "
-            f"= {sent / seconds:,.0f} emails/s"
+            f"SendGrid, {args.campaign} campaign, {args.processes} processes: {sent} emails in "
+            f"{seconds:.1f} s = {sent / seconds:,.0f} emails/s"
         )
         print(
             f"  {stats['requests']} HTTP requests, "
             f"{stats['personalizations'] / max(1, stats['requests']):.0f} personalizations each, "
             f"{stats['validated']} validated against the contract, {stats['invalid']} invalid"
         )
+        print(f"  {describe(renderings())} (alone: including each group's check)")
         children = peak_rss_mb(resource.RUSAGE_CHILDREN)
         print(
             f"  peak RSS of the dispatching process: {rss:.0f} MB; of the largest child "
@@ -190,11 +220,12 @@ def main() -> None:
         )
         if profiler is not None:
             print(profiler.output_text(unicode=True, color=False, show_all=False))
-
+        if not args.outbox_supporters:
+            return
         outbox_url = f"sqlite:///{folder / 'outbox.db'}"
         prepared_store(outbox_url, args.outbox_supporters)
         outbox = OutboxEmailTransport(folder / "outbox", lambda: NOW)
-        sent, seconds = dispatch(outbox_url, lambda: outbox, folder, args.processes)
+        sent, seconds = dispatch(outbox_url, lambda: outbox, folder, args.processes, campaign)
         print(f"Outbox: {sent} emails in {seconds:.1f} s = {sent / seconds:,.0f} emails/s")
 
 

@@ -2,14 +2,17 @@
 
     python bench/smtp_throughput.py [--supporters 100000] [--sample 10000] [--connections 4]
                                     [--processes CORES] [--repeat 3]
+                                    [--campaign demo|personalized|both]
 
 Needs postfix's `smtp-sink` and `smtp-source` (Debian package `postfix`; its daemon need
-not run) and `mailmerge` (PyPI). In a temporary folder holding the demo campaign it imports
-N synthetic supporters into SQLite with `outreach supporters import`, then runs
-`outreach run --once` (store, ledger, dispatch, rendering: the whole code path) for the
-demo's one due reminder:
+not run) and `mailmerge` (PyPI). For each campaign (`bench/fixtures.py`: the demo, and one
+whose post names the supporter's city and whose email branches on two fields), in a
+temporary folder holding it, it imports N synthetic supporters into SQLite with
+`outreach supporters import`, then runs `outreach run --once` (store, ledger, dispatch,
+rendering: the whole code path) for the campaign's one due reminder:
 
-1. to the outbox: rendering, MIME and bookkeeping with no network;
+1. to the outbox: rendering, MIME and bookkeeping with no network (through
+   `bench/counting.py`, which counts the renderings);
 2. over SMTP to smtp-sink (OUTREACH_PROCESSES processes, each with
    OUTREACH_SMTP_CONNECTIONS connections).
 
@@ -20,7 +23,8 @@ Then, on the first `--sample` emails of the outbox:
 4. mailmerge on the same messages (given as UTF-8 text, which it encodes itself);
 5. `smtp-source -s 8`, N messages of the same average size: the ceiling.
 
-The SMTP run and smtp-source take turns `--repeat` times and the best run of each counts
+The SMTP runs (of each campaign) and smtp-source take turns `--repeat` times and the best
+run of each counts
 (a shared machine's other tenants slow some runs down; the best run is the least
 disturbed). It prints messages per second, each process's peak RSS (a helper process's
 own, for outreach's), and the two ratios the issue sets targets for. Figures, not a test.
@@ -44,6 +48,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from fixtures import CAMPAIGNS, city, copy_campaign, member_since
+
 from outreach.messages import OutgoingEmail
 from outreach.transports.mime import wire_bytes
 from outreach.transports.smtp import SmtpTransport
@@ -52,7 +58,8 @@ from outreach.transports.smtp_config import SmtpConfig
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2018-03-02T04:00:00Z"  # the demo's two-weeks-before reminder is due everywhere
 CAMPAIGN, REMINDER = "mexico-refugees", "two-weeks-before"
-COLUMNS = ["email", "first_name", "last_name", "region", "language", "consent", "consent_date"]
+COLUMNS = ["email", "first_name", "last_name", "city", "region", "language", "consent"]
+COLUMNS += ["consent_date", "member_since"]
 REGIONS = ["NL", "NS", "NB", "PE", "QC", "ON", "MB", "SK", "AB", "BC"]
 FIRST = ["Amélie", "Jean-François", "Fiona", "Li", "María", "Olúwadé", "Geneviève", "Ahmed"]
 LAST = ["Tremblay", "MacDonald", "Nguyen", "Santos", "Côté", "O'Brien", "Singh", "Roy"]
@@ -139,16 +146,20 @@ def write_supporters(path: Path, count: int) -> None:
         for i in range(count):
             language = "fr" if i % 3 == 0 else "en"
             first, last, region = pick.choice(FIRST), pick.choice(LAST), pick.choice(REGIONS)
-            out.writerow(
-                [f"s{i}@example.net", first, last, region, language, "express", "2017-06-01"]
-            )
+            row = [f"s{i}@example.net", first, last, city(i), region, language, "express"]
+            out.writerow([*row, "2017-06-01", member_since(i)])
 
 
-def outreach(folder: Path, *args: str, **env: str) -> tuple[float, float, str]:
-    """`outreach ARGS` in the folder, with only the settings given here."""
+def outreach(
+    folder: Path, *args: str, counted: bool = False, **env: str
+) -> tuple[float, float, str]:
+    """`outreach ARGS` in the folder, with only the settings given here (`counted`: through
+    bench/counting.py, which prints the renderings)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "SMTP_"))}
-    environment = {**clean, "OUTREACH_SECRET_KEY": "bench-secret", **env}
-    return run([sys.executable, "-m", "outreach.cli", *args], cwd=folder, env=environment)
+    environment = {**clean, "OUTREACH_PUBLIC_URL": "https://act.example.org", **env}
+    environment["OUTREACH_SECRET_KEY"] = "bench-secret-of-at-least-32-bytes-long"
+    program = [str(Path(__file__).with_name("counting.py"))] if counted else ["-m", "outreach.cli"]
+    return run([sys.executable, *program, *args], cwd=folder, env=environment)
 
 
 def sink(port: int) -> subprocess.Popen[bytes]:
@@ -244,20 +255,30 @@ def smtp_source(count: int, size: int, port: int) -> Figure:
     return Figure("smtp-source -s 8 (the ceiling)", count, seconds, rss)
 
 
-def bench(
-    folder: Path, count: int, sample_size: int, connections: int, processes: int, repeat: int
-) -> list[Figure]:
-    """Every figure, in a folder that holds a copy of the demo campaign."""
-    shutil.copy(REPO / "schedules.yaml", folder / "schedules.yaml")
-    shutil.copytree(REPO / "templates", folder / "templates")
+@dataclass
+class Prepared:
+    """One campaign's folder, its supporters imported and its emails in the outbox."""
+
+    name: str
+    folder: Path
+    sample: Path
+    size: int
+    renderings: str
+
+
+def prepare(folder: Path, name: str, count: int, sample_size: int, processes: int) -> Prepared:
+    """Campaign `name` in `folder`, `count` supporters imported (setup), sent to the outbox."""
+    copy_campaign(name, folder)
     write_supporters(folder / "supporters.csv", count)
     seconds, rss, _ = outreach(folder, "supporters", "import", "supporters.csv")
-    figures = [Figure("outreach supporters import (setup)", count, seconds, rss)]
+    print(Figure(f"{name}: outreach supporters import (setup)", count, seconds, rss).line())
     shutil.copy(folder / "outreach.db", folder / "fresh.db")
-    seconds, rss, _ = outreach(
-        folder, "run", "--once", "--now", NOW, OUTREACH_PROCESSES=str(processes)
+    seconds, rss, output = outreach(
+        folder, "run", "--once", "--now", NOW, counted=True, OUTREACH_PROCESSES=str(processes)
     )
-    figures.append(Figure(f"outreach run -> outbox ({processes} processes)", count, seconds, rss))
+    label = f"{name}: outreach run -> outbox ({processes} processes)"
+    print(Figure(label, count, seconds, rss).line())
+    renderings = next(line for line in output.splitlines() if line.startswith("renderings"))
     emls = sorted((folder / "outbox" / CAMPAIGN / REMINDER).glob("*.eml"), key=lambda p: p.name)
     assert len(emls) == count, f"the outbox holds {len(emls)} emails, not {count}"
     sample = folder / "sample"
@@ -265,9 +286,24 @@ def bench(
     for path in emls[:sample_size]:
         shutil.copy(path, sample / path.name)
     size = sum(p.stat().st_size for p in sample.iterdir()) // len(list(sample.iterdir()))
+    return Prepared(name, folder, sample, size, renderings)
 
+
+def bench(
+    folder: Path,
+    campaigns: list[str],
+    count: int,
+    sample_size: int,
+    connections: int,
+    processes: int,
+    repeat: int,
+) -> list[Figure]:
+    """Every figure, for each campaign in a folder of its own."""
+    prepared = [prepare(folder / name, name, count, sample_size, processes) for name in campaigns]
+    size = sum(p.size for p in prepared) // len(prepared)
     port = free_port()
     sinking = sink(port)
+    figures: list[Figure] = []
     try:
         smtp_env = {
             "OUTREACH_EMAIL_TRANSPORT": "smtp",
@@ -277,40 +313,50 @@ def bench(
             "SMTP_PORT": str(port),
             "SMTP_SECURITY": "none",
         }
-        runs, ceilings = [], []
-        for _ in range(repeat):  # turn about, so both meet the same disturbances
-            shutil.copy(folder / "fresh.db", folder / "outreach.db")
-            runs.append(outreach(folder, "run", "--once", "--now", NOW, **smtp_env)[:2])
+        runs: dict[str, list[tuple[float, float]]] = {p.name: [] for p in prepared}
+        ceilings = []
+        for _ in range(repeat):  # turn about, so that all meet the same disturbances
+            for campaign in prepared:
+                shutil.copy(campaign.folder / "fresh.db", campaign.folder / "outreach.db")
+                smtp = outreach(campaign.folder, "run", "--once", "--now", NOW, **smtp_env)
+                runs[campaign.name].append(smtp[:2])
             ceilings.append(smtp_source(count, size, port))
-        seconds, rss = min(runs)
-        label = f"outreach run -> SMTP ({processes}x{connections} connections)"
-        smtp_run = Figure(f"{label}, best of {repeat}", count, seconds, rss)
         ceiling = min(ceilings, key=lambda figure: figure.seconds)
-        child = [sys.executable, __file__, "--transport-alone", str(sample), str(port)]
-        _, rss, output = run([*child, str(connections)])
-        build, send = (float(word) for word in output.split())
-        messages = len(list(sample.iterdir()))
-        figures.append(smtp_run)
-        figures.append(
-            Figure("  MIME alone (wire_bytes, each email on its own)", messages, build, None)
-        )
-        figures.append(Figure("  SMTP transport alone (MIME built before)", messages, send, rss))
-        merged = mailmerge(folder, sorted(sample.iterdir()), port)
-        figures += [merged, ceiling]
+        for campaign in prepared:
+            seconds, rss = min(runs[campaign.name])
+            label = f"{campaign.name}: outreach run -> SMTP ({processes}x{connections})"
+            smtp_run = Figure(f"{label}, best of {repeat}", count, seconds, rss)
+            child = [sys.executable, __file__, "--transport-alone", str(campaign.sample)]
+            _, rss, output = run([*child, str(port), str(connections)])
+            build, send = (float(word) for word in output.split())
+            messages = len(list(campaign.sample.iterdir()))
+            merged = mailmerge(campaign.folder, sorted(campaign.sample.iterdir()), port)
+            figures += [
+                smtp_run,
+                Figure("  MIME alone (wire_bytes, each email on its own)", messages, build, None),
+                Figure("  SMTP transport alone (MIME built before)", messages, send, rss),
+                merged,
+            ]
+            print(f"{campaign.name}: average message {campaign.size} bytes; {campaign.renderings}")
+            tries = ", ".join(f"{s:.1f} s" for s, _ in runs[campaign.name])
+            print(f"{campaign.name}: SMTP runs {tries}")
+            print(
+                f"{campaign.name}: outreach SMTP / smtp-source -s 8: "
+                f"{smtp_run.seconds / ceiling.seconds:.2f}x the time (target: at most 1.3x)"
+            )
+            whole = ""
+            if merged.messages == count:  # the same emails: the whole commands compare
+                whole = f"; the whole command {merged.seconds / smtp_run.seconds:.1f}x faster"
+            print(
+                f"{campaign.name}: outreach SMTP / mailmerge: {smtp_run.rate / merged.rate:.1f}x "
+                f"the throughput{whole} (target: at least 3x)"
+            )
+        figures.append(ceiling)
     finally:
         sinking.terminate()
         sinking.wait()
-    print(f"{count} supporters; average message {size} bytes; {os.cpu_count()} CPUs")
-    print(f"SMTP runs: {', '.join(f'{s:.1f} s' for s, _ in runs)}")
+    print(f"{count} supporters; {os.cpu_count()} CPUs")
     print(f"smtp-source runs: {', '.join(f'{f.seconds:.1f} s' for f in ceilings)}")
-    print(
-        f"outreach SMTP / smtp-source -s 8: {smtp_run.seconds / ceiling.seconds:.2f}x the time "
-        "(target: at most 1.5x)"
-    )
-    print(
-        f"outreach SMTP / mailmerge: {smtp_run.rate / merged.rate:.1f}x the throughput "
-        "(target: at least 3x)"
-    )
     return figures
 
 
@@ -321,6 +367,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections a process")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeat", type=int, default=3, help="SMTP and smtp-source runs each")
+    parser.add_argument("--campaign", choices=[*CAMPAIGNS, "both"], default="both")
     parser.add_argument("--transport-alone", nargs=3, metavar=("FOLDER", "PORT", "CONNECTIONS"))
     args = parser.parse_args()
     if args.transport_alone:
@@ -330,6 +377,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="outreach-bench-") as temporary:
         figures = bench(
             Path(temporary),
+            list(CAMPAIGNS) if args.campaign == "both" else [args.campaign],
             args.supporters,
             args.sample,
             args.connections,

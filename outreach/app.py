@@ -40,10 +40,12 @@ class App:
 
     @cached_property
     def renderer(self) -> Renderer:
-        """Every template, compiled once."""
+        """Every template, compiled once (and kept compiled in OUTREACH_CACHE)."""
         from outreach.rendering.renderer import Renderer
+        from outreach.template_cache import bytecode_caches
 
-        return Renderer(self.schedule, self.settings.templates)
+        cache_for = bytecode_caches(self.settings.cache)
+        return Renderer(self.schedule, self.settings.templates, cache_for=cache_for)
 
     @cached_property
     def engine(self) -> Engine:

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
         le=3600,
     )
     """How long a worker's claims stay its own without a renewal (the store reads it)."""
+    cache: Path = _variable("OUTREACH_CACHE", Path(".outreach-cache"), "a folder path")
+    """Compiled templates, kept for the next process (created owner-only)."""
     webhook_public_key: SecretStr | None = _variable(
         "SENDGRID_WEBHOOK_PUBLIC_KEY", None, "SendGrid's verification key"
     )

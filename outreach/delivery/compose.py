@@ -66,6 +66,7 @@ class Composer:
         self._readings: dict[tuple[Hashable, ...], tuple[Group, Reading | None]] = {}
         """What `group` found, for `compose` to use (by send and supporter)."""
         self._times: dict[tuple[Hashable, ...], tuple[datetime, date]] = {}
+        self._headers: dict[tuple[Hashable, ...], dict[str, str]] = {}
 
     def group(self, send: Send, row: Mapping[str, Any]) -> Group:
         """Supporters of `send` with equal groups share one rendering (ALONE: none)."""
@@ -121,19 +122,26 @@ class Composer:
             headers={
                 "List-Unsubscribe": f"<{unsubscribe_url}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "List-Id": self._list_id(send),
-                "Feedback-ID": feedback_id(send.campaign.id, send.key, self._domain),
+                **self._send_headers(send),
             },
             skeleton=skeleton,
             substitutions=substitutions,
             send_at=fires,
         )
 
-    def _list_id(self, send: Send) -> str:
-        """The campaign as a list (RFC 2919), titled in the first language."""
-        fallback = self.schedule.fallback_language
-        title = send.campaign.title.resolve(fallback, fallback)
-        return list_id(title, send.campaign.id, self._domain)
+    def _send_headers(self, send: Send) -> dict[str, str]:
+        """The headers every email of `send` shares, worked out once: the campaign as a list
+        (RFC 2919, titled in the first language) and its `Feedback-ID`."""
+        key = _send_key(send)
+        headers = self._headers.get(key)
+        if headers is None:
+            fallback = self.schedule.fallback_language
+            title = send.campaign.title.resolve(fallback, fallback)
+            headers = self._headers[key] = {
+                "List-Id": list_id(title, send.campaign.id, self._domain),
+                "Feedback-ID": feedback_id(send.campaign.id, send.key, self._domain),
+            }
+        return headers
 
     def _zone(self, supporter: Supporter, row: Mapping[str, Any]) -> str:
         return str(row.get("zone") or supporter.timezone or self.schedule.timezone)

@@ -19,7 +19,7 @@ from outreach.rendering.analysis import FILLS, Personalization
 from outreach.rendering.environment import CampaignerUndefined, paragraphs
 from outreach.rendering.slots import Fills, Reading
 from outreach.rendering.social import share_links, target_handles
-from outreach.rendering.templates import CompiledFile, TemplateSet, block_context
+from outreach.rendering.templates import CacheFor, CompiledFile, TemplateSet, block_context
 from outreach.rendering.views import (
     CampaignView,
     MilestoneView,
@@ -52,12 +52,18 @@ class Renderer:
     """Renders the templates of a templates folder for the campaigns of a schedule."""
 
     def __init__(
-        self, schedule: Schedule, templates_dir: Path, *, label: str | None = None
+        self,
+        schedule: Schedule,
+        templates_dir: Path,
+        *,
+        label: str | None = None,
+        cache_for: CacheFor | None = None,
     ) -> None:
-        """Compile every template once; raise ProblemsError listing every broken file."""
+        """Compile every template once (or load it from `cache_for`'s bytecode caches); raise
+        ProblemsError listing every broken file."""
         self._schedule = schedule
         self.label = templates_dir.as_posix() if label is None else label
-        self._set = TemplateSet(templates_dir, self.label)
+        self._set = TemplateSet(templates_dir, self.label, cache_for)
         self._generated = self._set.html.from_string(_GENERATED_HTML)
         self._inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
         self._posts: dict[tuple[Any, ...], tuple[str, dict[str, str]]] = {}

@@ -8,6 +8,7 @@ it meets it, and its supporters are rendered on their own, as they would be anyw
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -119,14 +120,9 @@ def _outcome(
 def _evaluator(slot: Slot, environment: Environment) -> Evaluate:
     """A function computing `slot`'s expression for a supporter, in `environment`."""
     node = slot.node
-    if (
-        isinstance(node, nodes.Getattr)
-        and isinstance(node.node, nodes.Name)
-        and node.node.name == "supporter"
-        and node.attr in _ATTRIBUTES
-    ):
-        attribute = node.attr
-        return lambda supporter, _: getattr(supporter, attribute)
+    fast = _direct(node)
+    if fast is not None:
+        return lambda supporter, _: fast(supporter)
     template = _expression_template(node, environment)
 
     def evaluate(supporter: Supporter, context: Callable[[], dict[str, Any]]) -> Any:
@@ -136,6 +132,51 @@ def _evaluator(slot: Slot, environment: Environment) -> Evaluate:
         return run.vars["result"]
 
     return evaluate
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "gt": operator.gt,
+    "lteq": operator.le,
+    "gteq": operator.ge,
+}
+
+
+def _direct(node: nodes.Node) -> Callable[[Supporter], Any] | None:
+    """`node` as a plain Python function of the supporter, for the expressions that Jinja
+    compiles to the same Python (a supporter attribute, a constant, `and`, `or`, `not`, one
+    comparison); None for anything else, which runs as a small template."""
+    if isinstance(node, nodes.Getattr):
+        if (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "supporter"
+            and node.attr in _ATTRIBUTES
+        ):
+            attribute = node.attr
+            return lambda supporter: getattr(supporter, attribute)
+        return None
+    if isinstance(node, nodes.Const):
+        value = node.value
+        return lambda _: value
+    if isinstance(node, nodes.Not):
+        inner = _direct(node.node)
+        return None if inner is None else lambda supporter: not inner(supporter)
+    if isinstance(node, nodes.And | nodes.Or):
+        left, right = _direct(node.left), _direct(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node, nodes.And):
+            return lambda supporter: left(supporter) and right(supporter)
+        return lambda supporter: left(supporter) or right(supporter)
+    if isinstance(node, nodes.Compare) and len(node.ops) == 1:
+        compare = _COMPARISONS.get(node.ops[0].op)
+        first, second = _direct(node.expr), _direct(node.ops[0].expr)
+        if compare is None or first is None or second is None:
+            return None
+        return lambda supporter: compare(first(supporter), second(supporter))
+    return None
 
 
 def _expression_template(node: nodes.Node, environment: Environment) -> Template:

@@ -16,15 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, Template, TemplateSyntaxError, meta, nodes
+from jinja2.bccache import BytecodeCache
 from jinja2.runtime import Context
 
 from outreach.errors import OutreachError, Problem, ProblemsError
 from outreach.rendering.analysis import Personalization, analyse, rewrite
 from outreach.rendering.environment import template_environment
+from outreach.rendering.fingerprint import environment_key
 from outreach.rendering.safety import nesting_problem, unsafe_reads
 from outreach.rendering.slots import SlotReader
 
 Blocks = dict[str, list[Callable[[Context], Iterator[str]]]]
+CacheFor = Callable[[str], BytecodeCache | None]
+"""An environment's key (`fingerprint.environment_key`) → a bytecode cache for it, or None."""
 
 _FILE_NAME = re.compile(r"(?P<template>[^._/][^./]*)\.(?P<language>[A-Za-z]{2,3}([-_]\w+)?)\.j2")
 _POST_CONTEXT = frozenset(
@@ -73,10 +77,13 @@ def block_context(template: Template, blocks: Blocks, variables: dict[str, Any])
 class TemplateSet:
     """Every template of a folder, compiled; raises ProblemsError listing every broken file."""
 
-    def __init__(self, templates_dir: Path, label: str) -> None:
+    def __init__(self, templates_dir: Path, label: str, cache_for: CacheFor | None = None) -> None:
         self.label = label
         self.plain = template_environment(templates_dir, autoescape=False)
         self.html = template_environment(templates_dir, autoescape=True)
+        if cache_for is not None:  # compiled code kept across processes, per environment
+            for environment in (self.plain, self.html):
+                environment.bytecode_cache = cache_for(environment_key(environment))
         self.filenames: dict[str, str] = {}
         """Compiled code's file name → the template file it came from (to locate errors)."""
         self._sources: dict[str, tuple[str, str, str]] = {}

@@ -17,6 +17,7 @@ from outreach.errors import OutreachError, ProblemsError
 from outreach.rendering.checks import check_templates
 from outreach.rendering.renderer import Renderer
 from outreach.rendering.templates import template_names_in
+from outreach.template_cache import bytecode_caches
 
 log = logging.getLogger("outreach.worker.reload")
 
@@ -29,7 +30,7 @@ def load_checked(settings: Settings) -> tuple[Schedule, Renderer]:
     Raises `ProblemsError` (every problem, as `path:line: message`) or `OutreachError`.
     """
     schedule = load_schedule(settings.schedules, template_names_in(settings.templates))
-    renderer = Renderer(schedule, settings.templates)
+    renderer = Renderer(schedule, settings.templates, cache_for=bytecode_caches(settings.cache))
     problems = check_templates(schedule, renderer, str(settings.templates))
     if problems:
         raise ProblemsError(problems)
