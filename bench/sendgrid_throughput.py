@@ -142,6 +142,19 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def _forwarded(arguments: list[str]) -> list[str]:
+    """The command line without its `--campaign` option (as `--campaign X` or `--campaign=X`)."""
+    kept, skip = [], False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == "--campaign":
+            skip = True
+        elif not argument.startswith("--campaign="):
+            kept.append(argument)
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--supporters", type=int, default=100_000)
@@ -159,8 +172,7 @@ def main() -> None:
     for turn in range(args.repeat):  # each in a process of its own, taking turns
         for campaign in CAMPAIGNS:
             print(f"== {campaign} (turn {turn + 1} of {args.repeat})", flush=True)
-            forwarded = [a for a in sys.argv[1:] if not a.startswith("--campaign")]
-            command = [sys.executable, __file__, *forwarded, "--campaign", campaign]
+            command = [sys.executable, __file__, *_forwarded(sys.argv[1:]), "--campaign", campaign]
             subprocess.run(command, check=True)
 
 
