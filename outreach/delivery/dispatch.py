@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from outreach.campaign.model import Schedule
+from outreach.delivery.announce import announce
 from outreach.delivery.compose import Composer, Group
 from outreach.delivery.parallel import Helpers, ShardCounter, StopFlag
 from outreach.delivery.results import ProgressReporter, RunReport, SendReport, Silent
 from outreach.delivery.sends import all_sends
 from outreach.errors import DeliveryError
-from outreach.messages import ORGANIZATION, Channel, OutgoingEmail, OutgoingPost
+from outreach.messages import Channel, OutgoingEmail
 from outreach.rendering.renderer import Renderer
 from outreach.store import ledger
 from outreach.store.audience import (
@@ -141,7 +142,15 @@ class Dispatcher:
             started = monotonic()
             if send.announce and send.is_due(self.schedule.timezone, now):
                 try:
-                    send_report.announced = self._announce(send, now, dry_run)
+                    send_report.announced = announce(
+                        self.engine,
+                        self.schedule,
+                        self.renderer,
+                        self.post_transport,
+                        send,
+                        now,
+                        dry_run,
+                    )
                 except DeliveryError as exc:  # X's trouble never holds back the email
                     send_report.announcement_trouble = str(exc)
                     log.error(
@@ -377,40 +386,3 @@ class Dispatcher:
     def compose(self, send: Send, row: Mapping[str, Any]) -> OutgoingEmail:
         """The email one supporter gets for one send."""
         return self.composer.compose(send, row)
-
-    def _announce(self, send: Send, now: datetime, dry_run: bool) -> bool:
-        """The organization's own post for this send, once (ledger channel `x`)."""
-        language = self.schedule.fallback_language
-        text = self.renderer.render_announcement(
-            campaign=send.campaign,
-            template=send.template,
-            target_ids=send.targets,
-            milestone=send.milestone,
-            language=language,
-        )
-        if not text:
-            return False
-        if dry_run:
-            return not ledger.is_in_ledger(
-                self.engine, send.campaign.id, send.key, Channel.POST, ORGANIZATION
-            )
-        if not ledger.leads_announcements(self.engine):
-            return False  # the leader, another worker, posts it
-        batch, won = ledger.claim(
-            self.engine, send.campaign.id, send.key, Channel.POST, [ORGANIZATION], now
-        )
-        if not won:
-            return False
-        try:
-            ledger.hold_lease(self.engine)
-            outcome = self.post_transport.publish(
-                OutgoingPost(send.campaign.id, send.key, text, language)
-            )
-        except DeliveryError:
-            ledger.release(self.engine, batch)  # not posted: it stays due
-            raise
-        if not outcome.ok:
-            ledger.release(self.engine, batch)  # not posted: the next run tries again
-            raise DeliveryError(f"the announcement was not posted: {outcome.detail}")
-        ledger.record(self.engine, batch, [outcome], now)
-        return True
