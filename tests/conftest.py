@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from outreach.store import owner
+
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("OUTREACH_TEST_POSTGRES_URL")
 
@@ -29,6 +31,14 @@ def copy_demo(folder: Path, *, examples: bool = True) -> Path:
 def project(tmp_path: Path) -> Path:
     """A working folder with the demo campaign, templates and example supporters."""
     return copy_demo(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _leases_end_with_the_test() -> Iterator[None]:
+    """Each test's workers give their leases up when it ends, so that no heartbeat outlives
+    its test database and speaks up in a later test's log."""
+    yield
+    owner.end_leases()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -54,6 +64,7 @@ def postgres_database() -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
+        owner.end_leases()  # before the database goes
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

@@ -130,7 +130,9 @@ def test_an_invalid_edit_is_refused_and_the_last_valid_campaign_keeps_running(
     with caplog.at_level(logging.ERROR, logger="outreach.worker.reload"):
         assert not worker.reload()
     line = text.splitlines().index("        offset: -14d") + 1
-    [problem, refused] = [record.getMessage() for record in caplog.records]
+    [problem, refused] = [
+        r.getMessage() for r in caplog.records if r.name == "outreach.worker.reload"
+    ]
     assert problem.startswith(f"{settings.schedules}:{line}: ") and "-14x" in problem
     assert "reload refused" in refused
 
@@ -140,7 +142,9 @@ def test_an_invalid_edit_is_refused_and_the_last_valid_campaign_keeps_running(
     template.write_text(template.read_text(encoding="utf-8") + "{% if %}", encoding="utf-8")
     with caplog.at_level(logging.ERROR, logger="outreach.worker.reload"):
         assert not worker.reload()
-    [problem, refused] = [record.getMessage() for record in caplog.records]
+    [problem, refused] = [
+        r.getMessage() for r in caplog.records if r.name == "outreach.worker.reload"
+    ]
     assert problem.startswith(f"{template}:"), problem
     assert worker.dispatcher is before
     worker.dispatch()
