@@ -17,7 +17,13 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from outreach.delivery.reports import CampaignFeedback, PlannedSend, SendStatus, campaign_feedback
+from outreach.delivery.reports import (
+    OCCURRENCE_COLUMNS,
+    CampaignFeedback,
+    PlannedSend,
+    SendStatus,
+    campaign_feedback,
+)
 
 
 def out_console() -> Console:
@@ -67,16 +73,7 @@ class RichProgress:
             self._progress.advance(self._task, count)
 
 
-SEND_COLUMNS = (
-    "sent",
-    "failed",
-    "suppressed",
-    "lapsed",
-    "uncertain",
-    "sending",
-    "pending",
-    "audience",
-)
+SEND_COLUMNS = (*OCCURRENCE_COLUMNS, "audience")
 
 
 def plan_table(planned: Sequence[PlannedSend]) -> Table:

@@ -70,18 +70,9 @@ def _send_dates(send: Send, zones: Iterable[str]) -> dict[str, date]:
     return {zone: send.fires_at(zone).date() for zone in zones}
 
 
-STATUS_COLUMNS = (
-    "sent",
-    "failed",
-    "suppressed",
-    "lapsed",
-    "uncertain",
-    "sending",
-    "pending",
-    "delivered",
-    "bounces",
-    "spam_reports",
-)
+OCCURRENCE_COLUMNS = ("sent", "failed", "suppressed", "lapsed", "uncertain", "sending", "pending")
+"""Where each supporter of a reminder's audience stands: each is in exactly one."""
+STATUS_COLUMNS = (*OCCURRENCE_COLUMNS, "delivered", "bounces", "spam_reports")
 """The counts of `status`, in the order they are shown."""
 
 
