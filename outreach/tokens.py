@@ -7,8 +7,9 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
+from itsdangerous.signer import HMACAlgorithm
 from itsdangerous.url_safe import URLSafeSerializerMixin
 
 MAX_AGE_SECONDS = 400 * 24 * 3600
@@ -23,9 +24,37 @@ class UnsubscribeRequest:
     campaign: str
 
 
+class _OneShotHMAC(HMACAlgorithm):
+    """The same signature, by OpenSSL's one-shot HMAC rather than an HMAC object."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, self.digest_method().name)
+
+
+class _KeyedSigner(TimestampSigner):
+    """Derives its signing key once; itsdangerous derives it anew for every signature."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, algorithm=_OneShotHMAC(self.default_digest_method), **kwargs)
+        self._key = super().derive_key()
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._key if secret_key is None else super().derive_key(secret_key)
+
+
 class _Serializer(URLSafeTimedSerializer):
-    """Skips the zlib attempt of itsdangerous: it never shortens a payload this small, and
-    costs a quarter of the time of composing an email at 400,000 supporters."""
+    """itsdangerous's URL-safe timed tokens, to the byte, made about four times quicker: no
+    zlib attempt (it never shortens a payload this small) and one signer with its key derived
+    once, rather than a new signer deriving it for every token."""
+
+    default_signer = _KeyedSigner
+
+    def __init__(self, secret_key: str, salt: str) -> None:
+        super().__init__(secret_key, salt=salt)
+        self._signer = super().make_signer()
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        return self._signer if salt is None else super().make_signer(salt)
 
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(super(URLSafeSerializerMixin, self).dump_payload(obj))

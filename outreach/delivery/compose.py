@@ -63,8 +63,8 @@ class Composer:
         self.public_url = public_url
         self._domain = schedule.organization.email.rsplit("@", 1)[-1]
         self._skeletons: dict[Group, Skeleton | None] = {}
-        self._readings: dict[tuple[Hashable, ...], tuple[Group, Reading | None]] = {}
-        """What `group` found, for `compose` to use (by send and supporter)."""
+        self._readings: dict[tuple[Hashable, ...], tuple[Supporter, Group, Reading | None]] = {}
+        """What `group` found, for `compose` to use (by send and supporter id)."""
         self._times: dict[tuple[Hashable, ...], tuple[datetime, date]] = {}
         self._headers: dict[tuple[Hashable, ...], dict[str, str]] = {}
 
@@ -75,22 +75,23 @@ class Composer:
         group, reading = self._group(send, supporter, send_date)
         if len(self._readings) >= _CACHE_LIMIT * 10:
             self._readings.clear()
-        self._readings[(*_send_key(send), supporter.id)] = group, reading
+        self._readings[(*_send_key(send), supporter.id)] = supporter, group, reading
         return group
 
     def compose(
         self, send: Send, row: Mapping[str, Any], group: Group | None = None
     ) -> OutgoingEmail:
         """The email one supporter gets for one send (`group`: theirs, if known already)."""
-        supporter = supporter_from_row(row)
-        fires, send_date = self._when(send, self._zone(supporter, row))
+        known = self._readings.pop((*_send_key(send), int(row["id"])), None)
+        if known is not None and group is not None and known[1] == group:
+            supporter, group, reading = known
+            fires, send_date = self._when(send, self._zone(supporter, row))
+        else:
+            supporter = supporter_from_row(row)
+            fires, send_date = self._when(send, self._zone(supporter, row))
+            group, reading = self._group(send, supporter, send_date)
         token = self.signer.make(supporter.id, send.campaign.id)
         unsubscribe_url = f"{self.public_url}/u/{token}"
-        known = self._readings.pop((*_send_key(send), supporter.id), None)
-        if known is not None and group is not None and known[0] == group:
-            group, reading = known
-        else:
-            group, reading = self._group(send, supporter, send_date)
         skeleton = None if reading is None else self._skeleton(send, supporter, group, reading)
         substitutions: dict[str, str] = {}
         if skeleton is None or reading is None:

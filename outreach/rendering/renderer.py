@@ -48,6 +48,10 @@ a { color: #1a1a1a; text-decoration: underline; }
 </html>"""
 
 
+_FILES_REMEMBERED = 1000
+"""How many (template, language) lookups a renderer keeps."""
+
+
 class Renderer:
     """Renders the templates of a templates folder for the campaigns of a schedule."""
 
@@ -70,6 +74,7 @@ class Renderer:
         self._views: dict[
             tuple[str, tuple[str, ...], str], tuple[CampaignView, tuple[TargetView, ...]]
         ] = {}
+        self._files: dict[tuple[str, str], CompiledFile] = {}
 
     def template_names(self) -> frozenset[str]:
         """The templates, by base name (`letter-reminder` for `letter-reminder.en.j2`)."""
@@ -209,6 +214,14 @@ class Renderer:
 
     def _file(self, template: str, language: str) -> CompiledFile:
         """`template`'s file in `language` (or its base language), else in the first language."""
+        found = self._files.get((template, language))
+        if found is None:
+            if len(self._files) > _FILES_REMEMBERED:
+                self._files.clear()
+            found = self._files[template, language] = self._find_file(template, language)
+        return found
+
+    def _find_file(self, template: str, language: str) -> CompiledFile:
         files = self._set.files.get(template)
         if files is None:
             raise OutreachError(f"no template '{template}' in {self.label}")

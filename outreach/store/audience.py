@@ -152,7 +152,9 @@ def stream_due(
             .limit(chunk_size)
         )
         with engine.connect() as conn:
-            rows = [dict(row._mapping) for row in conn.execute(query)]
+            result = conn.execute(query)
+            names = tuple(result.keys())
+            rows = [dict(zip(names, row, strict=True)) for row in result]
         if not rows:
             return
         yield rows

@@ -6,6 +6,7 @@ runs, or two workers, can only ever claim an occurrence once.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from sqlalchemy import (
     literal,
     not_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,12 +42,18 @@ def new_batch_id() -> str:
     return uuid.uuid4().hex
 
 
-def _insert_ignoring_duplicates(engine: Engine) -> Insert:
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert(ledger).on_conflict_do_nothing()
-    if engine.dialect.name == "sqlite":
-        return sqlite.insert(ledger).on_conflict_do_nothing()
-    raise NotImplementedError(f"the ledger does not support {engine.dialect.name}")
+def _json_ids(ids: Sequence[int]) -> str:
+    return json.dumps([int(i) for i in ids])
+
+
+def _claim_from_json(values: dict[str, object]) -> Insert:
+    """SQLite: claim the occurrences of the `ids` parameter (a JSON array), with `values`:
+    one statement with one parameter, rather than a row of nine parameters per supporter."""
+    ids = func.json_each(bindparam("ids")).table_valued("value")
+    columns = [*values, "supporter_id"]
+    source = select(*(literal(v, ledger.c[k].type) for k, v in values.items()), ids.c.value)
+    # `WHERE true` keeps SQLite from reading ON CONFLICT as the join's ON.
+    return sqlite.insert(ledger).from_select(columns, source.where(true())).on_conflict_do_nothing()
 
 
 def _claim_from_array(values: dict[str, object]) -> Insert:
@@ -74,12 +82,13 @@ def _claim_from_array(values: dict[str, object]) -> Insert:
 
 
 def _among(ids: Sequence[int], engine: Engine) -> ColumnElement[bool]:
-    """`supporter_id IN ids`: as one array parameter on PostgreSQL (much quicker)."""
+    """`supporter_id IN ids`, as one parameter (an array on PostgreSQL, JSON on SQLite)."""
     if engine.dialect.name == "postgresql":
         return ledger.c.supporter_id == any_(
             bindparam(None, list(ids), type_=postgresql.ARRAY(Integer))
         )
-    return ledger.c.supporter_id.in_(ids)
+    listed = func.json_each(bindparam(None, _json_ids(ids))).table_valued("value")
+    return ledger.c.supporter_id.in_(select(listed.c.value))
 
 
 def claim(
@@ -114,8 +123,7 @@ def claim(
         if engine.dialect.name == "postgresql":  # one array parameter: much quicker
             conn.execute(_claim_from_array(values), {"ids": list(supporter_ids)})
         else:
-            rows = [{**values, "supporter_id": sid} for sid in supporter_ids]
-            conn.execute(_insert_ignoring_duplicates(engine), rows)
+            conn.execute(_claim_from_json(values), {"ids": _json_ids(supporter_ids)})
         won = set(
             conn.execute(select(ledger.c.supporter_id).where(ledger.c.batch == batch)).scalars()
         )
