@@ -34,8 +34,9 @@ class _OneShotHMAC(HMACAlgorithm):
 class _KeyedSigner(TimestampSigner):
     """Derives its signing key once; itsdangerous derives it anew for every signature."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, algorithm=_OneShotHMAC(self.default_digest_method), **kwargs)
+    def __init__(self, secret_key: Any, salt: str | bytes | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("algorithm", _OneShotHMAC(self.default_digest_method))
+        super().__init__(secret_key, salt=salt, **kwargs)
         self._key = super().derive_key()
 
     def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
