@@ -104,15 +104,17 @@ def suppressed() -> ColumnElement[bool]:
 
 
 def already_in_ledger(
-    campaign: str, reminder: str, channel: str = Channel.EMAIL
+    campaign: str, reminder: str, channel: str = Channel.EMAIL, *, after: int | None = None
 ) -> ColumnElement[bool]:
-    """Already claimed, sent or failed for this send."""
-    return exists().where(
+    """Already claimed, sent or failed for this send (`after`: of supporters after that id
+    only, as the query asks of supporters: PostgreSQL then reads no ledger row before it)."""
+    condition = exists().where(
         ledger.c.campaign == campaign,
         ledger.c.reminder == reminder,
         ledger.c.channel == channel,
         ledger.c.supporter_id == supporters.c.id,
     )
+    return condition if after is None else condition.where(ledger.c.supporter_id > after)
 
 
 def reachable(selection: Selection, on: date | Mapping[str, date]) -> ColumnElement[bool]:
@@ -132,7 +134,10 @@ def stream_due(
     """Chunks of supporters still to be sent this reminder, by id (keyset pagination).
 
     Each chunk is read in its own short transaction, so nothing stays open while the
-    chunk is being sent and memory stays flat however many supporters there are. Rows
+    chunk is being sent and memory stays flat however many supporters there are. The
+    ledger is read from the chunk's first id on, so a chunk's cost does not grow with the
+    ledger (PostgreSQL's planner, with statistics from before the send, would otherwise
+    merge the whole of the send's ledger into every chunk). Rows
     hold what an email is composed from, and the effective time zone (`zone`). With a
     `shard`, only the supporters whose id falls in it.
     """
@@ -146,7 +151,7 @@ def stream_due(
                 in_shard,
                 selection.matches(),
                 reachable(selection, today),
-                not_(already_in_ledger(campaign, reminder)),
+                not_(already_in_ledger(campaign, reminder, after=after)),
             )
             .order_by(supporters.c.id)
             .limit(chunk_size)
