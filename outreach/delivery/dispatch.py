@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from outreach.campaign.model import Schedule
 from outreach.delivery.announce import announce
 from outreach.delivery.compose import Composer, Group
-from outreach.delivery.parallel import Helpers, ShardCounter, StopFlag
+from outreach.delivery.parallel import SHARDS_PER_PROCESS, Helpers, ShardCounter, StopFlag
 from outreach.delivery.results import ProgressReporter, RunReport, SendReport, Silent
 from outreach.delivery.sends import all_sends
 from outreach.errors import DeliveryError
@@ -31,6 +31,7 @@ from outreach.store.audience import (
     Shard,
     count_due,
     rows_by_id,
+    shards,
     stream_due,
     zones_in_use,
 )
@@ -239,7 +240,8 @@ class Dispatcher:
         helpers: int,
     ) -> None:
         """Send in this process and `helpers` forked ones, shard by shard (`parallel.py`)."""
-        counter = ShardCounter(helpers + 1)
+        with self.engine.connect() as conn:
+            counter = ShardCounter(shards(conn, (helpers + 1) * SHARDS_PER_PROCESS))
         pool = Helpers(
             helpers,
             lambda progress, halt: self._help(send, selection, now, today, counter, progress, halt),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -60,18 +60,18 @@ class StopFlag:
 class ShardCounter:
     """Hands out the shards of a send, each once, across processes."""
 
-    def __init__(self, processes: int) -> None:
-        self.count = processes * SHARDS_PER_PROCESS
+    def __init__(self, shards: Sequence[Shard]) -> None:
+        self._shards = tuple(shards)
         self._next = _FORK.Value("i", 0)
 
     def take(self) -> Shard | None:
         """The next shard to send, or None when all are taken."""
         with self._next.get_lock():
             index = int(self._next.value)
-            if index >= self.count:
+            if index >= len(self._shards):
                 return None
             self._next.value = index + 1
-        return Shard(index, self.count)
+        return self._shards[index]
 
 
 class _PipeProgress:

@@ -141,8 +141,8 @@ def stream_due(
     hold what an email is composed from, and the effective time zone (`zone`). With a
     `shard`, only the supporters whose id falls in it.
     """
-    after = 0
-    in_shard = true() if shard is None else supporters.c.id % shard.count == shard.index
+    after = 0 if shard is None else shard.first - 1
+    in_shard = true() if shard is None else shard.holds()
     while True:
         query = (
             select(*_PROFILE, selection.zone_column().label("zone"))
@@ -168,10 +168,33 @@ def stream_due(
 
 @dataclass(frozen=True)
 class Shard:
-    """One of `count` slices of the supporters, by id: those with `id % count == index`."""
+    """A slice of the supporters by id: `first` to `last` (None: every later id). A range,
+    so that each chunk of a shard is one index range scan, not a scan of every shard's ids."""
 
-    index: int
-    count: int
+    first: int
+    last: int | None
+
+    def holds(self) -> ColumnElement[bool]:
+        """The condition on supporters that this shard's hold."""
+        if self.last is None:
+            return supporters.c.id >= self.first
+        return supporters.c.id.between(self.first, self.last)
+
+
+def shards(conn: Connection, count: int) -> list[Shard]:
+    """`count` shards of about the same span of ids, covering every supporter (and those
+    imported meanwhile, in the last)."""
+    low, high = conn.execute(select(func.min(supporters.c.id), func.max(supporters.c.id))).one()
+    return shard_ranges(int(low or 0), int(high or 0), count)
+
+
+def shard_ranges(low: int, high: int, count: int) -> list[Shard]:
+    """`count` shards of ids from `low` to `high` (and after, in the last), spans alike."""
+    step = max(1, -(-(high - low + 1) // count))
+    return [
+        Shard(low + step * n, None if n == count - 1 else low + step * (n + 1) - 1)
+        for n in range(count)
+    ]
 
 
 @dataclass(frozen=True)
