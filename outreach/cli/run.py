@@ -11,9 +11,12 @@ from outreach.cli.context import NOW_HELP, pass_app
 from outreach.cli.output import RichProgress, err_console
 from outreach.clock import parse_now
 from outreach.delivery.results import RunReport
-from outreach.errors import OutreachError
+from outreach.errors import DeliveryError, OutreachError
 from outreach.store import ledger
+from outreach.store.campaign_version import differing_version
 from outreach.store.requeue import requeue_failed
+from outreach.worker.agreement import differs_message
+from outreach.worker.reload import campaign_digest
 from outreach.worker.scheduler import run_forever
 from outreach.worker.wiring import build_dispatcher
 
@@ -74,6 +77,10 @@ def run(
     if retry_failed and (not once or dry_run):
         raise OutreachError("--retry-failed works with --once only, not with --dry-run")
     now = parse_now(now_text, app.schedule.timezone)
+    if not dry_run:  # the leader publishes its campaign; a follower's must be the same
+        differing = differing_version(app.engine, campaign_digest(app.settings))
+        if differing is not None:
+            raise DeliveryError(differs_message(differing))
     if retry_failed:
         count = requeue_failed(app.engine, retry_reminder)
         click.echo(f"{count} failed emails are due again.")

@@ -61,6 +61,7 @@ class Lease:
 
     def __init__(self, engine: Engine, seconds: int) -> None:
         self.id = uuid.uuid4().hex
+        self.host = socket.gethostname()[:255]
         self.seconds = seconds
         self._engine = engine
         self._lost: str | None = None
@@ -77,7 +78,7 @@ class Lease:
             conn.execute(
                 workers.insert().values(
                     id=self.id,
-                    host=socket.gethostname()[:255],
+                    host=self.host,
                     pid=os.getpid(),
                     started_at=now,
                     expires_at=now + timedelta(seconds=seconds),

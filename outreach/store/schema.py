@@ -120,6 +120,18 @@ workers = Table(
     Column("expires_at", UTCDateTime, nullable=False),  # by the database's clock
 )
 
+# The database's campaign: the digest of the files the leading worker runs (campaign_version.py).
+campaign_version = Table(
+    "campaign_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(64), nullable=False),  # SHA-256, hex
+    Column("host", String(255), nullable=False),
+    Column("worker", String(32), nullable=False),  # workers.id of the leader that published it
+    Column("published_at", UTCDateTime, nullable=False),  # by the database's clock
+    CheckConstraint("id = 1", name="ck_campaign_version_one_row"),
+)
+
 queue = Table(
     "queue",
     metadata,

@@ -2,11 +2,13 @@
 
 A change is noticed by polling the files' modification times and sizes. A new version is
 loaded and checked exactly as `outreach check` does; an invalid one is refused with the same
-messages, and the last valid campaign keeps running.
+messages, and the last valid campaign keeps running. The digest of the files loaded is what
+the workers of one database compare (`worker/agreement.py`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -53,17 +55,42 @@ def fingerprint(settings: Settings) -> Fingerprint:
     return tuple(found)
 
 
+def campaign_digest(settings: Settings) -> str:
+    """SHA-256 (hex) over schedules.yaml and every file under the templates folder: each
+    file's path relative to its root and its bytes, in sorted order."""
+    files = [("schedules.yaml", settings.schedules)]
+    if settings.templates.is_dir():
+        root = settings.templates
+        found = (p for p in root.rglob("*") if p.is_file())
+        files += sorted((f"templates/{p.relative_to(root).as_posix()}", p) for p in found)
+    digest = hashlib.sha256()
+    for name, path in files:
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise OutreachError(f"{path}: cannot be read ({exc.strerror})") from None
+        label = name.encode()
+        digest.update(b"%d:%s%d:" % (len(label), label, len(content)))
+        digest.update(content)
+    return digest.hexdigest()
+
+
 class CampaignWatcher:
     """Notices edits to the campaign files and loads them when they are valid."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.digest = ""
+        """The `campaign_digest` of the campaign last loaded."""
         self._seen: Fingerprint | None = None
 
     def load(self) -> tuple[Schedule, Renderer]:
         """Load and check the campaign now; raises when it is invalid (used at start)."""
         self._seen = fingerprint(self.settings)
-        return load_checked(self.settings)
+        digest = campaign_digest(self.settings)
+        loaded = load_checked(self.settings)
+        self.digest = digest
+        return loaded
 
     def poll(self, *, force: bool = False) -> tuple[Schedule, Renderer] | None:
         """The new campaign when the files changed (or `force`) and are valid, else None.
@@ -74,9 +101,8 @@ class CampaignWatcher:
         current = fingerprint(self.settings)
         if current == self._seen and not force:
             return None
-        self._seen = current
         try:
-            return load_checked(self.settings)
+            return self.load()
         except ProblemsError as exc:
             for problem in exc.problems:
                 log.error("%s", problem)

@@ -6,6 +6,8 @@ A job fires at each distinct instant a send fires in a time zone in use (over th
 else that is due: late joiners, queued reminders, instants missed while the worker was down.
 Lateness is governed by each reminder's `expires` (dispatch only sends while due), never by
 APScheduler's misfire grace. The ledger makes sending idempotent, however often dispatch runs.
+A worker whose campaign files differ from the leading worker's dispatches nothing until they
+match (`worker/agreement.py`).
 
 A watch job reloads the campaign files when they change and writes the heartbeat. The
 scheduler runs in the background; the main thread waits for signals (SIGHUP reloads,
@@ -39,6 +41,7 @@ from outreach.errors import DeliveryError, OutreachError
 from outreach.store import ledger
 from outreach.store.audience import zones_in_use
 from outreach.timeline import Send
+from outreach.worker.agreement import Agreement, differs_message
 from outreach.worker.health import write_heartbeat
 from outreach.worker.reload import CampaignWatcher, describe
 from outreach.worker.wiring import build_dispatcher
@@ -90,6 +93,7 @@ class Worker:
         self.clock = clock
         self.sweep_seconds = sweep_seconds
         self.heartbeat = heartbeat
+        self.agreement = Agreement()
         self.scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
         self._dispatch_lock = threading.Lock()
         self._jobs_lock = threading.Lock()
@@ -108,11 +112,14 @@ class Worker:
         self.refresh_fire_jobs()
 
     def watch(self) -> None:
-        """Reload the campaign if its files changed; write the heartbeat."""
+        """Reload the campaign if its files changed; write the heartbeat (and whether the
+        campaign differs from the leader's, as the last dispatch found)."""
         if self.reload():
             self._dispatch_soon()
         if self.heartbeat is not None:
-            write_heartbeat(self.heartbeat, datetime.now(UTC))
+            held = self.agreement.held_by
+            differs = None if held is None else differs_message(held)
+            write_heartbeat(self.heartbeat, datetime.now(UTC), campaign_differs=differs)
 
     def dispatch(self) -> None:
         """Send what is due now. If a dispatch is running, it runs once more when done."""
@@ -128,8 +135,15 @@ class Worker:
             finally:
                 self._dispatch_lock.release()
 
+    def may_send(self) -> bool:
+        """Whether this worker's campaign is the database's: the leading worker's (the
+        leader publishes its own; see `worker/agreement.py`)."""
+        return self.agreement.allows(self.dispatcher.engine, self.watcher.digest)
+
     def _run_once(self) -> None:
         try:
+            if not self.may_send():
+                return
             report = self.dispatcher.run_once(self.clock.now())
         except DeliveryError as exc:
             log.error("delivery trouble: %s (retried at the next sweep)", exc)
@@ -307,7 +321,7 @@ def run_forever(
     configure_logging()
     clock = WorkerClock.starting_at(parse_now(start, app.schedule.timezone) if start else None)
     worker = build_worker(app, clock, sweep_seconds=sweep_seconds)
-    if resend_uncertain:
+    if resend_uncertain and worker.may_send():
         worker.dispatcher.resend_uncertain(clock.now())
     uncertain = ledger.uncertain_batches(app.engine)
     if uncertain:
