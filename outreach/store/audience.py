@@ -104,17 +104,22 @@ def suppressed() -> ColumnElement[bool]:
 
 
 def already_in_ledger(
-    campaign: str, reminder: str, channel: str = Channel.EMAIL, *, after: int | None = None
+    campaign: str, reminder: str, channel: str = Channel.EMAIL, *, per_row: bool = False
 ) -> ColumnElement[bool]:
-    """Already claimed, sent or failed for this send (`after`: of supporters after that id
-    only, as the query asks of supporters: PostgreSQL then reads no ledger row before it)."""
-    condition = exists().where(
+    """Already claimed, sent or failed for this send.
+
+    `per_row`: looked up in the ledger's index for each supporter, for a chunk of a few
+    supporters. PostgreSQL would otherwise join the whole of the send's ledger into the
+    chunk (its statistics are from before the send, when the ledger was empty): the cost
+    of a chunk would grow with the ledger. `OFFSET 0` is what keeps it from making the
+    subquery a join (it never changes what EXISTS finds)."""
+    condition = select(ledger.c.id).where(
         ledger.c.campaign == campaign,
         ledger.c.reminder == reminder,
         ledger.c.channel == channel,
         ledger.c.supporter_id == supporters.c.id,
     )
-    return condition if after is None else condition.where(ledger.c.supporter_id > after)
+    return (condition.offset(0) if per_row else condition).exists()
 
 
 def reachable(selection: Selection, on: date | Mapping[str, date]) -> ColumnElement[bool]:
@@ -134,10 +139,8 @@ def stream_due(
     """Chunks of supporters still to be sent this reminder, by id (keyset pagination).
 
     Each chunk is read in its own short transaction, so nothing stays open while the
-    chunk is being sent and memory stays flat however many supporters there are. The
-    ledger is read from the chunk's first id on, so a chunk's cost does not grow with the
-    ledger (PostgreSQL's planner, with statistics from before the send, would otherwise
-    merge the whole of the send's ledger into every chunk). Rows
+    chunk is being sent and memory stays flat however many supporters there are; nor does
+    a chunk's cost grow with the ledger (`already_in_ledger`'s `per_row`). Rows
     hold what an email is composed from, and the effective time zone (`zone`). With a
     `shard`, only the supporters whose id falls in it.
     """
@@ -151,7 +154,7 @@ def stream_due(
                 in_shard,
                 selection.matches(),
                 reachable(selection, today),
-                not_(already_in_ledger(campaign, reminder, after=after)),
+                not_(already_in_ledger(campaign, reminder, per_row=True)),
             )
             .order_by(supporters.c.id)
             .limit(chunk_size)

@@ -105,7 +105,6 @@ ledger = Table(
     CheckConstraint("state IN ('claimed', 'sent', 'failed')", name="ck_ledger_state"),
 )
 Index("ix_ledger_batch", ledger.c.batch)
-Index("ix_ledger_state", ledger.c.campaign, ledger.c.reminder, ledger.c.state)
 _IN_FLIGHT = ledger.c.state == "claimed"
 Index("ix_ledger_claimed", ledger.c.owner, postgresql_where=_IN_FLIGHT, sqlite_where=_IN_FLIGHT)
 
