@@ -19,7 +19,13 @@ from sqlalchemy import Engine
 from outreach.campaign.model import Schedule
 from outreach.delivery.announce import announce
 from outreach.delivery.compose import Composer, Group
-from outreach.delivery.parallel import SHARDS_PER_PROCESS, Helpers, ShardCounter, StopFlag
+from outreach.delivery.parallel import (
+    SHARDS_PER_PROCESS,
+    Helpers,
+    ShardCounter,
+    StopFlag,
+    shards_from_place,
+)
 from outreach.delivery.results import ProgressReporter, RunReport, SendReport, Silent
 from outreach.delivery.sends import all_sends
 from outreach.errors import DeliveryError
@@ -31,7 +37,6 @@ from outreach.store.audience import (
     Shard,
     count_due,
     rows_by_id,
-    shards,
     stream_due,
     zones_in_use,
 )
@@ -226,7 +231,10 @@ class Dispatcher:
             return
         helpers = min(self.processes, total // EMAILS_PER_PROCESS) - 1
         if helpers < 1:
-            self._deliver(send, self._due(send, selection, today), now, report)
+            chunks = self._due_in_shards(
+                send, selection, today, shards_from_place(self.engine, SHARDS_PER_PROCESS)
+            )
+            self._deliver(send, chunks, now, report)
         else:
             self._deliver_with_helpers(send, selection, now, today, report, helpers)
 
@@ -240,8 +248,7 @@ class Dispatcher:
         helpers: int,
     ) -> None:
         """Send in this process and `helpers` forked ones, shard by shard (`parallel.py`)."""
-        with self.engine.connect() as conn:
-            counter = ShardCounter(shards(conn, (helpers + 1) * SHARDS_PER_PROCESS))
+        counter = ShardCounter(shards_from_place(self.engine, (helpers + 1) * SHARDS_PER_PROCESS))
         pool = Helpers(
             helpers,
             lambda progress, halt: self._help(send, selection, now, today, counter, progress, halt),
@@ -267,11 +274,11 @@ class Dispatcher:
         )
 
     def _due_in_shards(
-        self, send: Send, selection: Selection, today: date, counter: ShardCounter
+        self, send: Send, selection: Selection, today: date, taken: Iterable[Shard]
     ) -> Iterator[list[dict[str, object]]]:
         """The due supporters of every shard this process takes, as one stream (so that a
         batch left part-full at the end of a shard fills up in the next)."""
-        while (shard := counter.take()) is not None:
+        for shard in taken:
             yield from self._due(send, selection, today, shard)
 
     def _deliver(

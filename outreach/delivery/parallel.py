@@ -21,16 +21,18 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from sqlalchemy import Engine
+
 from outreach.delivery.results import ProgressReporter, SendReport
 from outreach.errors import DeliveryError, OutreachError
-from outreach.store.audience import Shard
-from outreach.store.owner import end_leases
+from outreach.store.audience import Shard, shards
+from outreach.store.owner import end_leases, place
 
 log = logging.getLogger("outreach.delivery.parallel")
 
@@ -57,12 +59,28 @@ class StopFlag:
         return bool(self._flag.value)
 
 
+def shards_from_place(engine: Engine, count: int) -> list[Shard]:
+    """`count` shards of the supporters, from where this worker's place among the
+    database's workers says: workers on other hosts start elsewhere in the audience and
+    divide it, rather than all claiming the same supporters first."""
+    index, workers = place(engine)
+    with engine.connect() as conn:
+        found = shards(conn, count)
+    start = index * count // workers
+    return found[start:] + found[:start]
+
+
 class ShardCounter:
     """Hands out the shards of a send, each once, across processes."""
 
     def __init__(self, shards: Sequence[Shard]) -> None:
         self._shards = tuple(shards)
         self._next = _FORK.Value("i", 0)
+
+    def __iter__(self) -> Iterator[Shard]:
+        """The shards this process takes, one at a time, until none is left."""
+        while (shard := self.take()) is not None:
+            yield shard
 
     def take(self) -> Shard | None:
         """The next shard to send, or None when all are taken."""

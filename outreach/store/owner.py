@@ -191,6 +191,21 @@ def leads(engine: Engine) -> bool:
     return leader == lease.id
 
 
+def place(engine: Engine) -> tuple[int, int]:
+    """This process's place among the live workers of `engine`'s database (0: the oldest),
+    and how many there are; it takes a lease if it has none."""
+    lease = lease_for(engine)
+    with engine.connect() as conn:
+        live = list(
+            conn.execute(
+                select(workers.c.id)
+                .where(workers.c.expires_at > database_now(conn))
+                .order_by(workers.c.started_at, workers.c.id)
+            ).scalars()
+        )
+    return (live.index(lease.id), len(live)) if lease.id in live else (0, 1)
+
+
 def ensure_held(engine: Engine) -> None:
     """Raise `DeliveryError` unless this process safely holds the lease its claims on
     `engine`'s database were made under (see `Lease.ensure_held`)."""

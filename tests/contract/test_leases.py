@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from outreach.config import DEFAULT_LEASE_SECONDS
+from outreach.delivery.parallel import shards_from_place
 from outreach.errors import DeliveryError, OutreachError
 from outreach.store import ledger, owner, schema
 from outreach.store.db import open_database
@@ -190,3 +191,14 @@ def test_the_oldest_live_worker_leads_and_the_next_takes_over(database_url: str)
     assert not owner.leads(second)  # one leader per database
     owner.lease_for(first).end()  # the leader stops (or its lease runs out)
     assert owner.leads(second)
+
+
+def test_workers_start_in_different_places_and_each_covers_everyone(database_url: str) -> None:
+    first, second = _store(database_url, people=80), open_database(database_url)
+    assert owner.place(first) == (0, 1)
+    assert owner.place(second) == (1, 2)
+    mine, theirs = shards_from_place(first, 8), shards_from_place(second, 8)
+    assert mine[0] != theirs[0]  # they divide the audience rather than race for it
+    assert sorted(mine, key=lambda s: s.first) == sorted(theirs, key=lambda s: s.first)
+    owner.lease_for(first).end()
+    assert owner.place(second) == (0, 1)
