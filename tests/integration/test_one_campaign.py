@@ -113,8 +113,9 @@ def test_the_leaders_campaign_is_the_databases(tmp_path: Path, database_url: str
         follower = Worker(b, "--sweep", "1", "--now", B_START, name="worker")
         follower.wait_for_log(DIFFERS)
         assert f"(host {first.host}, published at " in follower.log()
-        unhealthy = _outreach(b, "health")
-        assert unhealthy.returncode == 1 and DIFFERS in unhealthy.stderr
+        # The heartbeat carrying it is written by the follower's next watch.
+        wait_for(lambda: _outreach(b, "health").returncode == 1)
+        assert DIFFERS in _outreach(b, "health").stderr
 
         # Due for both: the leader sends it all, the follower nothing (and says so once).
         both = _queue(a, A_START)

@@ -155,6 +155,7 @@ def test_a_reload_failing_in_any_way_keeps_the_last_campaign_and_logs_one_line(
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(reload, "load_checked", explode)
+    (tmp_path / "s.yaml").write_text("campaigns: {}\n")  # readable: the load itself fails
     watcher = reload.CampaignWatcher(Settings(schedules=tmp_path / "s.yaml", templates=tmp_path))
     with caplog.at_level(logging.ERROR, logger="outreach.worker.reload"):
         assert watcher.poll(force=True) is None
