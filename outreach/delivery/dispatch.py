@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from outreach.campaign.model import Schedule
 from outreach.delivery.announce import announce
 from outreach.delivery.compose import Composer, Group
+from outreach.delivery.handover import HandOver
 from outreach.delivery.parallel import (
     SHARDS_PER_PROCESS,
     Helpers,
@@ -43,7 +44,7 @@ from outreach.store.audience import (
 from outreach.store.feedback import paused_campaigns
 from outreach.timeline import Send, due_zones, zones_ahead
 from outreach.tokens import TokenSigner
-from outreach.transports.base import EmailTransport, PartialDelivery, PostTransport
+from outreach.transports.base import EmailTransport, PostTransport
 
 log = logging.getLogger("outreach.delivery.dispatch")
 
@@ -193,7 +194,9 @@ class Dispatcher:
             if not taken:
                 continue  # another resender has it
             rows = rows_by_id(self.engine, taken, self.schedule.timezone)
-            self._hand_over(batch, [self.compose(send, row) for row in rows], now, send_report)
+            emails = [self.compose(send, row) for row in rows]
+            with HandOver(self.engine, self.email_transport, send, now, send_report) as hand_over:
+                hand_over.give_claimed(batch, emails, len(rows))
             send_report.seconds = monotonic() - started
             report.sends.append(send_report)
         return report
@@ -289,14 +292,22 @@ class Dispatcher:
         report: SendReport,
         after_batch: Callable[[], None] | None = None,
     ) -> None:
-        """Send to the supporters of `chunks`, batch by batch, until done or stopped."""
-        for group, batch in self._batches(send, chunks):
-            if self.stopping:
-                return
-            self._deliver_chunk(send, batch, now, report, group)
-            self.progress.advance(len(batch))
+        """Send to the supporters of `chunks`, batch by batch, until done or stopped: each
+        batch composed while the one before is with the transport."""
+
+        def done(rows: int) -> None:
+            self.progress.advance(rows)
             if after_batch is not None:
                 after_batch()
+
+        hand_over = HandOver(
+            self.engine, self.email_transport, send, now, report, done, lambda: self.stopping
+        )
+        with hand_over:
+            for group, rows in self._batches(send, chunks):
+                if self.stopping:
+                    return
+                hand_over.give([self.composer.compose(send, row, group) for row in rows], len(rows))
 
     def _help(
         self,
@@ -337,60 +348,6 @@ class Dispatcher:
                 if len(batch) == self.chunk_size:
                     yield group, pending.pop(group)
         yield from pending.items()
-
-    def _deliver_chunk(
-        self,
-        send: Send,
-        rows: Sequence[Mapping[str, Any]],
-        now: datetime,
-        report: SendReport,
-        group: Group,
-    ) -> None:
-        ids = [int(row["id"]) for row in rows]
-        batch, won = ledger.claim(self.engine, send.campaign.id, send.key, Channel.EMAIL, ids, now)
-        if not won:
-            return
-        try:
-            emails = [
-                self.composer.compose(send, row, group) for row in rows if int(row["id"]) in won
-            ]
-        except BaseException:
-            ledger.release(self.engine, batch)  # nothing was handed over: nothing is uncertain
-            raise
-        self._hand_over(batch, emails, now, report)
-
-    def _hand_over(
-        self, batch: str, emails: Sequence[OutgoingEmail], now: datetime, report: SendReport
-    ) -> None:
-        started = monotonic()
-        try:
-            ledger.hold_lease(self.engine)
-            outcomes = self.email_transport.send(emails)
-        except PartialDelivery as exc:
-            ledger.record(self.engine, batch, exc.outcomes, now)  # accepted before the trouble
-            ledger.release(self.engine, batch)  # the rest never was
-            raise
-        except DeliveryError:
-            ledger.release(self.engine, batch)  # the transport accepted none of it
-            raise
-        ledger.record(self.engine, batch, outcomes, now)
-        sent = sum(1 for outcome in outcomes if outcome.ok)
-        report.sent += sent
-        held = {e.supporter_id for e in emails if e.send_at is not None and e.send_at > now}
-        report.scheduled += sum(1 for o in outcomes if o.ok and o.supporter_id in held)
-        report.failed += len(outcomes) - sent
-        report.failures.extend(
-            f"supporter {o.supporter_id}: {o.detail}" for o in outcomes if not o.ok
-        )
-        log.info(
-            "batch campaign=%s reminder=%s transport=%s sent=%d failed=%d seconds=%.2f",
-            report.campaign,
-            report.reminder,
-            self.email_transport.name,
-            sent,
-            len(outcomes) - sent,
-            monotonic() - started,
-        )
 
     def compose(self, send: Send, row: Mapping[str, Any]) -> OutgoingEmail:
         """The email one supporter gets for one send."""

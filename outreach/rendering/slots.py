@@ -120,7 +120,7 @@ def _outcome(
 def _evaluator(slot: Slot, environment: Environment) -> Evaluate:
     """A function computing `slot`'s expression for a supporter, in `environment`."""
     node = slot.node
-    fast = _direct(node)
+    fast = _direct(node, environment)
     if fast is not None:
         return lambda supporter, _: fast(supporter)
     template = _expression_template(node, environment)
@@ -144,27 +144,32 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _direct(node: nodes.Node) -> Callable[[Supporter], Any] | None:
+def _direct(node: nodes.Node, environment: Environment) -> Callable[[Supporter], Any] | None:
     """`node` as a plain Python function of the supporter, for the expressions that Jinja
-    compiles to the same Python (a supporter attribute, a constant, `and`, `or`, `not`, one
-    comparison); None for anything else, which runs as a small template."""
+    compiles to the same Python: a supporter attribute, a constant, attribute and item reads
+    (through `environment`, as Jinja reads them), a filter or test without arguments, `and`,
+    `or`, `not`, one comparison. None for anything else, which runs as a small template."""
     if isinstance(node, nodes.Getattr):
-        if (
-            isinstance(node.node, nodes.Name)
-            and node.node.name == "supporter"
-            and node.attr in _ATTRIBUTES
-        ):
+        if isinstance(node.node, nodes.Name):
+            if node.node.name != "supporter" or node.attr not in _ATTRIBUTES:
+                return None
             attribute = node.attr
             return lambda supporter: getattr(supporter, attribute)
-        return None
+        return _read(node.node, environment, environment.getattr, node.attr)
+    if isinstance(node, nodes.Getitem):
+        if not isinstance(node.arg, nodes.Const):
+            return None
+        return _read(node.node, environment, environment.getitem, node.arg.value)
+    if isinstance(node, nodes.Filter | nodes.Test):
+        return _applied(node, environment)
     if isinstance(node, nodes.Const):
         value = node.value
         return lambda _: value
     if isinstance(node, nodes.Not):
-        inner = _direct(node.node)
+        inner = _direct(node.node, environment)
         return None if inner is None else lambda supporter: not inner(supporter)
     if isinstance(node, nodes.And | nodes.Or):
-        left, right = _direct(node.left), _direct(node.right)
+        left, right = _direct(node.left, environment), _direct(node.right, environment)
         if left is None or right is None:
             return None
         if isinstance(node, nodes.And):
@@ -172,11 +177,43 @@ def _direct(node: nodes.Node) -> Callable[[Supporter], Any] | None:
         return lambda supporter: left(supporter) or right(supporter)
     if isinstance(node, nodes.Compare) and len(node.ops) == 1:
         compare = _COMPARISONS.get(node.ops[0].op)
-        first, second = _direct(node.expr), _direct(node.ops[0].expr)
+        first = _direct(node.expr, environment)
+        second = _direct(node.ops[0].expr, environment)
         if compare is None or first is None or second is None:
             return None
         return lambda supporter: compare(first(supporter), second(supporter))
     return None
+
+
+def _read(
+    node: nodes.Node, environment: Environment, read: Callable[[Any, Any], Any], key: Any
+) -> Callable[[Supporter], Any] | None:
+    """`read(node's value, key)`: an attribute or item read as the compiled template does it."""
+    inner = _direct(node, environment)
+    return None if inner is None else lambda supporter: read(inner(supporter), key)
+
+
+def _applied(
+    node: nodes.Filter | nodes.Test, environment: Environment
+) -> Callable[[Supporter], Any] | None:
+    """A filter or test applied to a value, when it takes nothing else: no arguments, and
+    neither the context nor the environment (`pass_context` and its kind)."""
+    table: Mapping[str, Any] = (
+        environment.filters if isinstance(node, nodes.Filter) else environment.tests
+    )
+    function = table.get(node.name)
+    if (
+        function is None
+        or node.node is None
+        or node.args
+        or node.kwargs
+        or node.dyn_args is not None
+        or node.dyn_kwargs is not None
+        or hasattr(function, "jinja_pass_arg")
+    ):
+        return None
+    inner = _direct(node.node, environment)
+    return None if inner is None else lambda supporter: function(inner(supporter))
 
 
 def _expression_template(node: nodes.Node, environment: Environment) -> Template:
