@@ -51,8 +51,7 @@ from pathlib import Path
 from fixtures import CAMPAIGNS, city, copy_campaign, member_since
 
 from outreach.messages import OutgoingEmail
-from outreach.transports.mime import wire_bytes
-from outreach.transports.smtp import SmtpTransport
+from outreach.transports.smtp import SmtpTransport, smtp_data
 from outreach.transports.smtp_config import SmtpConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -210,7 +209,7 @@ def transport_alone(folder: Path, port: int, connections: int) -> None:
     emails = [outgoing(path) for path in sorted(folder.glob("*.eml"))]
     date = datetime.now(UTC)
     started = time.perf_counter()
-    built = {email.supporter_id: wire_bytes(email, date) for email in emails}
+    built = {email.supporter_id: smtp_data(email, date) for email in emails}
     building = time.perf_counter() - started
     config = SmtpConfig(host="127.0.0.1", port=port, security="none", connections=connections)
     smtp = SmtpTransport(config, lambda: date, encode=lambda email, _: built[email.supporter_id])
@@ -333,7 +332,7 @@ def bench(
             merged = mailmerge(campaign.folder, sorted(campaign.sample.iterdir()), port)
             figures += [
                 smtp_run,
-                Figure("  MIME alone (wire_bytes, each email on its own)", messages, build, None),
+                Figure("  MIME alone (smtp_data, each email on its own)", messages, build, None),
                 Figure("  SMTP transport alone (MIME built before)", messages, send, rss),
                 merged,
             ]

@@ -40,6 +40,8 @@ ORGANIZATION = 0
 TAG = re.compile(r"-\{\{([a-z0-9_]+)(?::(html|attr|url))?\}\}")
 """A substitution tag: the field it stands for, and how its value is encoded there."""
 _TAG_CUT = re.compile(r"-\{\{[a-z0-9_]+(?::(?:html|attr|url))?\}\}")
+UNSUBSCRIBE_TAG = "-{{unsubscribe}}"
+"""Stands for the supporter's unsubscribe token, inside the unsubscribe link."""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,9 @@ from typing import Any, NamedTuple
 from outreach.campaign.model import Schedule, Supporter
 from outreach.delivery.identity import feedback_id, list_id, message_id
 from outreach.errors import OutreachError
-from outreach.messages import OutgoingEmail, Skeleton
+from outreach.messages import UNSUBSCRIBE_TAG, OutgoingEmail, Skeleton
 from outreach.rendering.renderer import Renderer
 from outreach.rendering.skeleton import (
-    UNSUBSCRIBE_TAG,
     markers_stand_alone,
     skeleton_of,
     skeleton_values,

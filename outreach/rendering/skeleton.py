@@ -23,9 +23,6 @@ from urllib.parse import quote
 
 from outreach.messages import TAG, Skeleton
 
-UNSUBSCRIBE_TAG = "-{{unsubscribe}}"
-"""Stands for the supporter's unsubscribe token, inside the unsubscribe link."""
-
 _TEXT_MARKER = re.compile(r'-\{\{"([a-z0-9_]+)\}\}|-%7B%7B%22([a-z0-9_]+)%7D%7D')
 _HTML_MARKER = re.compile(r'-\{\{("|&quot;)([a-z0-9_]+)\}\}|-%7B%7B%22([a-z0-9_]+)%7D%7D')
 _UNSUBSCRIBE = "unsubscribe"

@@ -13,6 +13,10 @@ Two facts keep the assembly simple and safe:
   in a body and needs no check against it.
 - Every header value goes through `header_safe` first, so no value can start a new header;
   a value that is not one short ASCII line is encoded and folded by `email.header`.
+
+For SMTP, the bytes can come dot-stuffed (RFC 5321 §4.5.2: a line that starts with `.` gets
+another): only body lines can start with one, and the lines a skeleton shares are stuffed
+once for every email that shares them, rather than the whole message searched each time.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 
-from outreach.messages import OutgoingEmail, Tagged, has_tags, tagged
+from outreach.messages import UNSUBSCRIBE_TAG, OutgoingEmail, Tagged, has_tags, tagged
 
 CRLF = "\r\n"
 MAX_LINE = 998
@@ -59,9 +63,10 @@ def header_safe(value: str) -> str:
     return _CONTROL.sub(" ", value).strip()
 
 
-def wire_bytes(email: OutgoingEmail, date: datetime) -> bytes:
-    """The email as sent over SMTP and written to the outbox: CRLF line ends throughout."""
-    skeleton = email.skeleton
+def wire_bytes(email: OutgoingEmail, date: datetime, *, dot_stuffed: bool = False) -> bytes:
+    """The email as written to the outbox: CRLF line ends throughout. `dot_stuffed`: as
+    SMTP's DATA carries it, every line that starts with `.` given another."""
+    skeleton, values = email.skeleton, email.substitutions
     headers = [
         _header("From", _address(email.from_name, email.from_email)),
         _header("To", _address(email.to_name, email.to_email)),
@@ -76,45 +81,69 @@ def wire_bytes(email: OutgoingEmail, date: datetime) -> bytes:
             "".join(headers).encode("utf-8"),
             _MIME_HEAD,
             _TEXT_HEAD,
-            _body(email.text, skeleton.text if skeleton else None, email.substitutions),
+            _body(email.text, skeleton.text if skeleton else None, values, dot_stuffed),
             CRLF.encode("ascii"),
             _HTML_HEAD,
-            _body(email.html, skeleton.html if skeleton else None, email.substitutions),
+            _body(email.html, skeleton.html if skeleton else None, values, dot_stuffed),
             _CLOSE,
         ]
     )
 
 
-def _body(body: str, shared: str | None, values: Mapping[str, str]) -> bytes:
+def _body(body: str, shared: str | None, values: Mapping[str, str], dot_stuffed: bool) -> bytes:
     """The body in UTF-8, quoted-printable: lines of 76 at most, CRLF line ends.
 
     `shared`: the skeleton `body` was filled from with `values`, if any. Its lines without a
-    tag are encoded once for every email that shares it; only the others are encoded anew.
+    tag are encoded (and stuffed) once for every email that shares it; only the others are
+    encoded anew, each line once for every distinct value it is filled with (but for the
+    unsubscribe link's, which no one shares).
     """
     if not shared:
-        return _encoded(_lines(body))
+        encoded = _encoded(_lines(body))
+        return stuffed(encoded) if dot_stuffed else encoded
     return b"\r\n".join(
-        piece if isinstance(piece, bytes) else _encoded([piece.fill(values)])
-        for piece in _encoded_skeleton(shared)
+        piece
+        if isinstance(piece, bytes)
+        else _encoded_line(piece.fill(values), dot_stuffed)
+        if UNSUBSCRIBE_TAG not in piece.tags
+        else _encoded_text(piece.fill(values), dot_stuffed)
+        for piece in _encoded_skeleton(shared, dot_stuffed)
     )
 
 
+def stuffed(data: bytes) -> bytes:
+    """`data` with a second `.` at the start of every line that starts with one."""
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..") if b"\r\n." in data else data
+
+
 @lru_cache(maxsize=256)
-def _encoded_skeleton(body: str) -> tuple[bytes | Tagged, ...]:
+def _encoded_skeleton(body: str, dot_stuffed: bool) -> tuple[bytes | Tagged, ...]:
     """A skeleton's body: runs of lines without tags encoded, lines with tags cut at them."""
     pieces: list[bytes | Tagged] = []
     run: list[str] = []
     for line in _lines(body):
         if has_tags(line):
             if run:
-                pieces.append(_encoded(run))
+                pieces.append(_encoded_text("\r\n".join(run), dot_stuffed))
                 run = []
             pieces.append(tagged(line))
         else:
             run.append(line)
     if run or not pieces:
-        pieces.append(_encoded(run))
+        pieces.append(_encoded_text("\r\n".join(run), dot_stuffed))
     return tuple(pieces)
+
+
+def _encoded_text(text: str, dot_stuffed: bool) -> bytes:
+    """Lines joined by CRLF (no other line end), encoded, and stuffed if asked."""
+    encoded = _encoded([text])
+    return stuffed(encoded) if dot_stuffed else encoded
+
+
+_encoded_line = lru_cache(maxsize=4096)(_encoded_text)
+"""A filled line encoded, remembered: supporters share cities, names and years."""
 
 
 def _lines(body: str) -> list[str]:

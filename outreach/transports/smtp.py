@@ -52,6 +52,11 @@ class _Unreachable(DeliveryError):
     """No connection after every retry; another worker's connection may still be fine."""
 
 
+def smtp_data(email: OutgoingEmail, date: datetime) -> bytes:
+    """The email's bytes as DATA carries them: the outbox's, dot-stuffed."""
+    return wire_bytes(email, date, dot_stuffed=True)
+
+
 class _Pacer:
     """Spaces messages out to at most `per_minute`, across all connections."""
 
@@ -133,7 +138,7 @@ class SmtpTransport:
         clock: Callable[[], datetime],
         *,
         context: ssl.SSLContext | None = None,
-        encode: Callable[[OutgoingEmail, datetime], bytes] = wire_bytes,
+        encode: Callable[[OutgoingEmail, datetime], bytes] = smtp_data,
         base_delay: float = 1.0,
         max_delay: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,

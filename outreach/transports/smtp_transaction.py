@@ -6,9 +6,9 @@ MAIL, RCPT and DATA go out in one write and their three replies come back togeth
 round trips a message instead of four, which about doubles what one connection carries.
 Without it, the commands go one at a time, as `smtplib.sendmail` sends them.
 
-The message bytes are the outbox's, with CRLF line ends and no bare CR or LF (`message.py`
-makes sure: a bare line end in DATA is how SMTP smuggling starts); only dot-stuffing is
-added.
+The message bytes are the outbox's, with CRLF line ends and no bare CR or LF (`mime.py`
+makes sure: a bare line end in DATA is how SMTP smuggling starts), dot-stuffed already
+(`wire_bytes(..., dot_stuffed=True)`); only the lone `.` line that ends DATA is added.
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ def mail_options(conn: smtplib.SMTP, addresses: str, data: bytes) -> list[str] |
 
 
 def transaction(
-    conn: smtplib.SMTP, sender: str, recipient: str, options: list[str], data: bytes
+    conn: smtplib.SMTP, sender: str, recipient: str, options: list[str], stuffed: bytes
 ) -> tuple[int, bytes]:
-    """Hand one message over; the reply that decides it: the first refusal, or the last word.
+    """Hand one message over (`stuffed`: its bytes, dot-stuffed, ending with CRLF); the reply
+    that decides it: the first refusal, or the last word.
 
     A 2xx reply means the server took the message. Anything else leaves the connection
     ready for RSET. A dropped connection raises `smtplib.SMTPServerDisconnected` or
@@ -68,21 +69,10 @@ def transaction(
             conn.send(b"." + CRLF)
             conn.getreply()
         return refusal
-    conn.send(_stuffed(data))
+    conn.send(stuffed + b"." + CRLF)
     return conn.getreply()
 
 
 def _accepted(code: int, step: int) -> bool:
     """Whether the reply to MAIL (1), RCPT (2) or DATA (3) lets the transaction go on."""
     return code == 354 if step == 3 else code in (250, 251)
-
-
-def _stuffed(data: bytes) -> bytes:
-    """The message as DATA carries it: leading dots doubled, then the lone `.` line."""
-    if b"\r\n." in data:
-        data = data.replace(b"\r\n.", b"\r\n..")
-    if data.startswith(b"."):
-        data = b"." + data
-    if not data.endswith(CRLF):
-        data += CRLF
-    return data + b"." + CRLF

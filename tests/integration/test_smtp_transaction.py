@@ -10,9 +10,10 @@ from contextlib import contextmanager
 
 import pytest
 
+from outreach.transports.mime import stuffed
 from outreach.transports.smtp_transaction import envelope_safe, transaction
 
-MESSAGE = b"Subject: hi\r\n\r\n.leading dot\r\nlast line"
+MESSAGE = stuffed(b"Subject: hi\r\n\r\n.leading dot\r\nlast line\r\n")
 
 
 class ScriptedServer:

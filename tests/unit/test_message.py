@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from outreach.messages import OutgoingEmail, Skeleton
-from outreach.transports.mime import BOUNDARY, wire_bytes
+from outreach.transports.mime import BOUNDARY, stuffed, wire_bytes
 
 URL = "https://act.example.org/u/" + "t" * 120
 
@@ -38,6 +38,11 @@ def _email(**changes: str) -> OutgoingEmail:
     }
     values.update(changes)
     return OutgoingEmail(**values)  # type: ignore[arg-type]
+
+
+def test_dot_stuffing_doubles_every_leading_dot_and_only_those() -> None:
+    assert stuffed(b".a\r\nb.c\r\n..d\r\n.\r\n") == b"..a\r\nb.c\r\n...d\r\n..\r\n"
+    assert stuffed(b"no dots at line starts.\r\n") == b"no dots at line starts.\r\n"
 
 
 def _parsed(raw: bytes) -> EmailMessage:
@@ -84,6 +89,7 @@ _LINES = st.lists(
         st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200),
         st.just("-{{first_name}}"),
         st.just("."),
+        st.just(".-{{first_name}}"),
         st.just("a line with -{{first_name}} and -{{city:html}} = 100% ."),
     ),
     max_size=12,
@@ -110,6 +116,9 @@ def test_a_skeleton_encodes_to_the_same_bytes_as_its_filled_email(
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
     body_lines = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
     assert all(len(line) <= 76 for line in body_lines)
+    for email in (shared, alone):  # twice: the second time from what was remembered
+        for _ in range(2):
+            assert wire_bytes(email, date, dot_stuffed=True) == stuffed(raw)
     assert body_lines.count(b"--" + BOUNDARY.encode()) == 2  # never inside a body
     plain = _parsed(raw).get_body(("plain",))
     assert plain is not None
