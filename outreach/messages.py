@@ -61,6 +61,8 @@ class Tagged(NamedTuple):
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The text with each tag's value in its place."""
+        if len(self.tags) == 1:  # the usual line: one value
+            return f"{self.texts[0]}{values[self.tags[0]]}{self.texts[1]}"
         pieces = [""] * (2 * len(self.tags) + 1)
         pieces[::2] = self.texts
         pieces[1::2] = [values[tag] for tag in self.tags]

@@ -68,13 +68,13 @@ def wire_bytes(email: OutgoingEmail, date: datetime, *, dot_stuffed: bool = Fals
     SMTP's DATA carries it, every line that starts with `.` given another."""
     skeleton, values = email.skeleton, email.substitutions
     headers = [
-        _header("From", _address(email.from_name, email.from_email)),
+        _from(email.from_name, email.from_email),
         _header("To", _address(email.to_name, email.to_email)),
         _header("Subject", _subject(header_safe(email.subject))),
         _header("Date", _date(date)),
         _header("Message-ID", header_safe(email.message_id)),
-        _header("Content-Language", header_safe(email.language)),
-        *(_header(name, header_safe(value)) for name, value in email.headers.items()),
+        _shared_header("Content-Language", email.language),
+        *(_shared_header(name, value) for name, value in email.headers.items()),
     ]
     return b"".join(
         [
@@ -158,6 +158,19 @@ def _encoded(lines: list[str]) -> bytes:
     the end and taken off again.)
     """
     return b2a_qp(f"{CRLF.join(lines)}{CRLF}".encode(), istext=True)[:-2]
+
+
+@lru_cache(maxsize=16)
+def _from(name: str, address: str) -> str:
+    """The `From` line: one sender for a whole send."""
+    return _header("From", _address(name, address))
+
+
+@lru_cache(maxsize=1024)
+def _shared_header(name: str, value: str) -> str:
+    """A header line that many emails may share (the list, the feedback id, the language),
+    worked out once (a line of one email's own only passes through)."""
+    return _header(name, header_safe(value))
 
 
 def _header(name: str, value: str) -> str:
