@@ -1,6 +1,6 @@
 """SendGrid throughput: N personalized emails through outreach's real path to a local SendGrid.
 
-    python bench/sendgrid_throughput.py [--supporters 100000] [--validate-every 10]
+    python bench/sendgrid_throughput.py [--supporters 100000] [--validate-every 10] [--latency 0]
                                         [--outbox-supporters 10000] [--database-url URL]
                                         [--campaign demo|personalized|both] [--repeat 1]
                                         [--profile]
@@ -17,7 +17,8 @@ answers 202 at once and validates the bodies against the OpenAPI contract afterw
 thread of its own: one body in --validate-every (default 10), since jsonschema takes ~0.15 s
 of CPU for 1,000 personalizations, longer than outreach takes to build them, and this machine
 has two cores (`--validate-every 1` checks them all, and slows both processes down). The
-figures printed wait until every sampled body is checked.
+figures printed wait until every sampled body is checked. `--latency` has the server take
+that many seconds to answer each request, as SendGrid does across the internet.
 
 It prints messages per second, HTTP requests, personalizations per request, renderings
 (shared ones, and emails rendered alone) and this process's peak RSS, then the same run
@@ -159,6 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--supporters", type=int, default=100_000)
     parser.add_argument("--validate-every", type=int, default=10)
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds the server takes to answer a request"
+    )
     parser.add_argument("--outbox-supporters", type=int, default=10_000, help="0: no outbox run")
     parser.add_argument("--database-url", help="an empty database (default: SQLite in a temp dir)")
     parser.add_argument("--profile", action="store_true", help="profile with pyinstrument")
@@ -191,6 +195,8 @@ def run_campaign(args: argparse.Namespace) -> None:
                 API_KEY,
                 "--validate-every",
                 f"{args.validate_every}",
+                "--latency",
+                f"{args.latency}",
             ],
             stdout=subprocess.PIPE,
             text=True,

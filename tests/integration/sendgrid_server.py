@@ -90,6 +90,8 @@ class SendGridServer:
     background: bool = False
     """Validate after answering, in a thread of its own (the benchmark: it never holds the
     client up, and `stats` waits until every body is checked)."""
+    latency: float = 0.0
+    """Seconds before each answer, as the API takes across the internet (the benchmark)."""
     refused: set[str] = field(default_factory=set)
     refused_senders: set[str] = field(default_factory=set)
     """Senders answered 400 about `from.email` (an unverified sender, say)."""
@@ -132,6 +134,7 @@ class SendGridServer:
         with self.lock:
             self.requests += 1
             fault = self.faults.pop(0) if self.faults else None
+        time.sleep(self.latency)
         if authorization != f"Bearer {self.api_key}":
             return (
                 401,
@@ -264,8 +267,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--api-key", default="SG.bench-key")
     parser.add_argument("--validate-every", type=int, default=1)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args()
-    state = SendGridServer(args.api_key, args.validate_every, keep=False, background=True)
+    state = SendGridServer(
+        args.api_key, args.validate_every, keep=False, background=True, latency=args.latency
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     print(server.server_address[1], flush=True)
     server.serve_forever()
