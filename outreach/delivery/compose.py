@@ -185,15 +185,7 @@ class Composer:
         self, send: Send, supporter: Supporter, send_date: date, unsubscribe_url: str
     ) -> RenderedEmail:
         """`send`'s template rendered for one supporter (or stand-in)."""
-        return self.renderer.render_email(
-            campaign=send.campaign,
-            template=send.template,
-            target_ids=send.targets,
-            milestone=send.milestone,
-            supporter=supporter,
-            send_date=send_date,
-            unsubscribe_url=unsubscribe_url,
-        )
+        return self.renderer.render_send(send, supporter, send_date, unsubscribe_url)
 
     def _render_skeleton(
         self, send: Send, supporter: Supporter, group: Group, reading: Reading

@@ -72,15 +72,7 @@ def render_preview(
     """The email `supporter` would get for `send`, on its day in `zone`, with a working
     unsubscribe link."""
     token = signer.make(supporter.id, send.campaign.id)
-    return renderer.render_email(
-        campaign=send.campaign,
-        template=send.template,
-        target_ids=send.targets,
-        milestone=send.milestone,
-        supporter=supporter,
-        send_date=send.local_date(zone),
-        unsubscribe_url=f"{public_url}/u/{token}",
-    )
+    return renderer.render_send(send, supporter, send.local_date(zone), f"{public_url}/u/{token}")
 
 
 def preview_share_links(send: Send, post: str) -> dict[str, str]:

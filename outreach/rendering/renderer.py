@@ -27,6 +27,7 @@ from outreach.rendering.views import (
     TargetView,
     target_view,
 )
+from outreach.timeline import Send
 
 _CACHE_LIMIT = 10_000
 _GENERATED_HTML = """<!DOCTYPE html>
@@ -144,6 +145,20 @@ class Renderer:
         """The line where `template`'s file in `language` opens `block`, if it does."""
         compiled = self._set.files.get(template, {}).get(language)
         return None if compiled is None else compiled.lines.get(block)
+
+    def render_send(
+        self, send: Send, supporter: Supporter, send_date: date, unsubscribe_url: str
+    ) -> RenderedEmail:
+        """The email `supporter` gets for `send` on `send_date` (their local day)."""
+        return self.render_email(
+            campaign=send.campaign,
+            template=send.template,
+            target_ids=send.targets,
+            milestone=send.milestone,
+            supporter=supporter,
+            send_date=send_date,
+            unsubscribe_url=unsubscribe_url,
+        )
 
     def render_email(
         self,

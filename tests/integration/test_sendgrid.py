@@ -141,15 +141,9 @@ def test_every_request_is_valid_and_carries_many_personalized_emails(
             }
             # What SendGrid makes of it is what rendering for the supporter alone gives.
             supporter = supporter_from_row(people[sid])
-            rendered = dispatcher_.renderer.render_email(
-                campaign=send.campaign,
-                template=send.template,
-                target_ids=send.targets,
-                milestone=send.milestone,
-                supporter=supporter,
-                send_date=send.local_date(people[sid]["timezone"] or "America/Toronto"),
-                unsubscribe_url=f"https://act.example.org/u/{token}",
-            )
+            day = send.local_date(people[sid]["timezone"] or "America/Toronto")
+            link = f"https://act.example.org/u/{token}"
+            rendered = dispatcher_.renderer.render_send(send, supporter, day, link)
             values = personalization["substitutions"]
 
             def fill(text: str, values: dict[str, str] = values) -> str:

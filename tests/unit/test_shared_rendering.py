@@ -14,13 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from outreach.campaign.model import Supporter
 from outreach.delivery.compose import Composer
 from outreach.errors import ProblemsError
 from outreach.messages import OutgoingEmail
 from outreach.rendering.renderer import Renderer
 from outreach.store.people import supporter_from_row
-from outreach.timeline import Send, reminder_sends
+from outreach.timeline import reminder_sends
 from outreach.tokens import TokenSigner
 from outreach.transports.mime import wire_bytes
 from tests.unit.test_substitution import PUBLIC_URL, ZONE, alone, demo
@@ -134,19 +133,6 @@ def as_row(index: int, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_alone(composer: Composer, send: Send, supporter: Supporter) -> None:
-    """Render `supporter`'s email on their own (to see it fail)."""
-    composer.renderer.render_email(
-        campaign=send.campaign,
-        template=send.template,
-        target_ids=send.targets,
-        milestone=send.milestone,
-        supporter=supporter,
-        send_date=send.local_date(ZONE),
-        unsubscribe_url=f"{PUBLIC_URL}/u/token",
-    )
-
-
 def sendgrid_fill(email: OutgoingEmail) -> tuple[str, str, str]:
     """What SendGrid makes of the request: each substitution key replaced in the content."""
     assert email.skeleton is not None
@@ -176,7 +162,8 @@ def test_batched_emails_are_what_rendering_each_alone_gives(
             email = composer.compose(send, row, group)
         except ProblemsError as batched:  # a field the template needs is missing: alone, too
             with pytest.raises(ProblemsError) as solo:
-                render_alone(composer, send, supporter_from_row(row))
+                supporter = supporter_from_row(row)
+                composer.renderer.render_send(send, supporter, send.local_date(ZONE), PUBLIC_URL)
             assert str(solo.value) == str(batched)
             continue
         subject, text_, html_, language = alone(composer, send, email, rows)

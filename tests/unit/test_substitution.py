@@ -76,15 +76,8 @@ def alone(
 ) -> tuple[str, str, str, str]:
     """The email rendered for its supporter alone (with its unsubscribe link: tokens are timed)."""
     supporter = next(s for s in map(supporter_from_row, rows) if s.id == email.supporter_id)
-    rendered = composer_.renderer.render_email(
-        campaign=send.campaign,
-        template=send.template,
-        target_ids=send.targets,
-        milestone=send.milestone,
-        supporter=supporter,
-        send_date=send.local_date(ZONE),
-        unsubscribe_url=email.headers["List-Unsubscribe"].strip("<>"),
-    )
+    link = email.headers["List-Unsubscribe"].strip("<>")
+    rendered = composer_.renderer.render_send(send, supporter, send.local_date(ZONE), link)
     return rendered.subject, rendered.text, rendered.html, rendered.language
 
 
