@@ -8,9 +8,12 @@ at `--now`), it times `python -c pass`, `python -m outreach.cli --help` and
 cache warm, and once more with it cold (the cache folder emptied before each run). With
 hyperfine (Debian package `hyperfine`), each command gets 3 warm-up runs and `--runs` runs,
 one command after the other; with `--loop` (or without hyperfine), the commands take turns
-`--runs` times. Each command's median counts. It prints the medians and
-the ratios to the bare interpreter (targets: `--help` at most 8x, idle `run --once` at most
-20x). Figures, not a test; on a shared machine, rerun it and compare.
+`--runs` times. Each command's median counts. Python may write and read its bytecode (.pyc)
+whatever `PYTHONDONTWRITEBYTECODE` says, as a package installed by pip has it compiled:
+without it, every start compiles outreach's changed modules anew (about 0.3 s here). It
+prints the medians and the ratios to the bare interpreter (targets: `--help` at most 8x,
+idle `run --once` at most 20x). Figures, not a test; on a shared machine, rerun it and
+compare.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ def main() -> None:
     parser.add_argument("--loop", action="store_true", help="do not use hyperfine")
     args = parser.parse_args()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "SMTP_"))}
+    clean.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files
     with tempfile.TemporaryDirectory(prefix="outreach-startup-") as temporary:
         folder = Path(temporary)
         prepare(folder, clean)
