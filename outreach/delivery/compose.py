@@ -158,14 +158,7 @@ class Composer:
         self, send: Send, supporter: Supporter, send_date: date
     ) -> tuple[Group, Reading | None]:
         """The group `supporter` renders with, and what they give the template's slots."""
-        language, reading = self.renderer.reading(
-            campaign=send.campaign,
-            template=send.template,
-            target_ids=send.targets,
-            milestone=send.milestone,
-            supporter=supporter,
-            send_date=send_date,
-        )
+        language, reading = self.renderer.reading(send, supporter, send_date)
         if reading is None:
             return ALONE, None
         return Group(_send_key(send), language, send_date, reading.key), reading
@@ -193,16 +186,8 @@ class Composer:
         """The email rendered for `supporter` with markers for values, as a skeleton (None:
         the group's emails are rendered one by one)."""
         try:
-            rendered = self.renderer.render_shared(
-                campaign=send.campaign,
-                template=send.template,
-                target_ids=send.targets,
-                milestone=send.milestone,
-                supporter=supporter,
-                reading=reading,
-                send_date=group.send_date,
-                unsubscribe_url=f"{self.public_url}/u/{UNSUBSCRIBE_TAG}",
-            )
+            link = f"{self.public_url}/u/{UNSUBSCRIBE_TAG}"
+            rendered = self.renderer.render_shared(send, supporter, reading, group.send_date, link)
         except OutreachError:
             return None  # rendered one by one, each raising (or not) as it would alone
         skeleton = None

@@ -99,46 +99,44 @@ class Renderer:
         ]
 
     def reading(
-        self,
-        *,
-        campaign: Campaign,
-        template: str,
-        target_ids: Sequence[str],
-        milestone: Milestone | None,
-        supporter: Supporter,
-        send_date: date,
+        self, send: Send, supporter: Supporter, send_date: date
     ) -> tuple[str, Reading | None]:
-        """The language `supporter`'s email renders in, and what they give its slots (None:
-        their email is rendered for them alone)."""
-        compiled = self._file(template, supporter.language)
+        """The language `supporter`'s email for `send` renders in, and what they give its slots
+        (None: their email is rendered for them alone)."""
+        compiled = self._file(send.template, supporter.language)
         personalization, reader = self._set.personalization(compiled)
         if not personalization.shared:
             return compiled.language, None
-        targets = tuple(target_ids)
+        targets = tuple(send.targets)
 
         def context() -> dict[str, Any]:
-            return self._base_context(campaign, targets, milestone, compiled.language, send_date)
+            return self._base_context(
+                send.campaign, targets, send.milestone, compiled.language, send_date
+            )
 
         return compiled.language, reader.read(supporter, context)
 
     def render_shared(
         self,
-        *,
-        campaign: Campaign,
-        template: str,
-        target_ids: Sequence[str],
-        milestone: Milestone | None,
+        send: Send,
         supporter: Supporter,
         reading: Reading,
         send_date: date,
         unsubscribe_url: str,
     ) -> RenderedEmail:
-        """The email of every supporter whose reading is `reading` (`supporter` is one), with a
-        marker wherever a value is printed (`skeleton.py`)."""
-        compiled = self._set.skeleton_file(self._file(template, supporter.language))
+        """The email for `send` of every supporter whose reading is `reading` (`supporter` is
+        one), with a marker wherever a value is printed (`skeleton.py`)."""
+        compiled = self._set.skeleton_file(self._file(send.template, supporter.language))
         extra = {FILLS: Fills(reading.values)}
         return self._render(
-            compiled, campaign, target_ids, milestone, supporter, send_date, unsubscribe_url, extra
+            compiled,
+            send.campaign,
+            send.targets,
+            send.milestone,
+            supporter,
+            send_date,
+            unsubscribe_url,
+            extra,
         )
 
     def block_line(self, template: str, language: str, block: str) -> int | None:
