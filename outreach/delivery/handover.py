@@ -38,7 +38,7 @@ from outreach.store import ledger
 from outreach.timeline import Send
 from outreach.transports.base import EmailTransport, PartialDelivery
 
-log = logging.getLogger("outreach.delivery.dispatch")
+log = logging.getLogger("outreach.delivery.dispatch")  # batch lines keep their logger's name
 
 
 @dataclass
@@ -104,12 +104,20 @@ class HandOver:
         if not won:
             self._recorded(rows)
             return
-        self.give_claimed(batch, [email for email in emails if email.supporter_id in won], rows)
+        self._start(batch, [email for email in emails if email.supporter_id in won], rows)
 
     def give_claimed(self, batch: str, emails: Sequence[OutgoingEmail], rows: int) -> None:
         """Hand the claimed `batch` over, once the batch before is recorded."""
         try:
             self.finish()
+        except BaseException:
+            ledger.release(self._engine, batch)  # never handed over: nothing is uncertain
+            raise
+        self._start(batch, emails, rows)
+
+    def _start(self, batch: str, emails: Sequence[OutgoingEmail], rows: int) -> None:
+        """Give the claimed `batch` to the transport's thread, if its lease is still held."""
+        try:
             ledger.hold_lease(self._engine)
         except BaseException:
             ledger.release(self._engine, batch)  # never handed over: nothing is uncertain

@@ -99,16 +99,21 @@ def _body(body: str, shared: str | None, values: Mapping[str, str], dot_stuffed:
     unsubscribe link's, which no one shares).
     """
     if not shared:
-        encoded = _encoded(_lines(body))
-        return stuffed(encoded) if dot_stuffed else encoded
+        return _encoded(_lines(body), dot_stuffed)
     return b"\r\n".join(
-        piece
-        if isinstance(piece, bytes)
-        else _encoded_line(piece.fill(values), dot_stuffed)
-        if UNSUBSCRIBE_TAG not in piece.tags
-        else _encoded_text(piece.fill(values), dot_stuffed)
-        for piece in _encoded_skeleton(shared, dot_stuffed)
+        _filled(piece, values, dot_stuffed) for piece in _encoded_skeleton(shared, dot_stuffed)
     )
+
+
+def _filled(piece: bytes | Tagged, values: Mapping[str, str], dot_stuffed: bool) -> bytes:
+    """A piece of a skeleton's body for one email: shared bytes as they are, a line with tags
+    filled and encoded (remembered, but for the unsubscribe line, which no one shares)."""
+    if isinstance(piece, bytes):
+        return piece
+    line = piece.fill(values)
+    if UNSUBSCRIBE_TAG in piece.tags:
+        return _encoded([line], dot_stuffed)
+    return _encoded_line(line, dot_stuffed)
 
 
 def stuffed(data: bytes) -> bytes:
@@ -126,24 +131,20 @@ def _encoded_skeleton(body: str, dot_stuffed: bool) -> tuple[bytes | Tagged, ...
     for line in _lines(body):
         if has_tags(line):
             if run:
-                pieces.append(_encoded_text("\r\n".join(run), dot_stuffed))
+                pieces.append(_encoded(run, dot_stuffed))
                 run = []
             pieces.append(tagged(line))
         else:
             run.append(line)
     if run or not pieces:
-        pieces.append(_encoded_text("\r\n".join(run), dot_stuffed))
+        pieces.append(_encoded(run, dot_stuffed))
     return tuple(pieces)
 
 
-def _encoded_text(text: str, dot_stuffed: bool) -> bytes:
-    """Lines joined by CRLF (no other line end), encoded, and stuffed if asked."""
-    encoded = _encoded([text])
-    return stuffed(encoded) if dot_stuffed else encoded
-
-
-_encoded_line = lru_cache(maxsize=4096)(_encoded_text)
-"""A filled line encoded, remembered: supporters share cities, names and years."""
+@lru_cache(maxsize=4096)
+def _encoded_line(line: str, dot_stuffed: bool) -> bytes:
+    """A filled line encoded, remembered: supporters share cities, names and years."""
+    return _encoded([line], dot_stuffed)
 
 
 def _lines(body: str) -> list[str]:
@@ -151,13 +152,15 @@ def _lines(body: str) -> list[str]:
     return body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def _encoded(lines: list[str]) -> bytes:
-    """Lines quoted-printable, joined by CRLF: soft breaks keep each to 76 characters.
+def _encoded(lines: list[str], dot_stuffed: bool = False) -> bytes:
+    """Lines quoted-printable, joined by CRLF: soft breaks keep each to 76 characters; with
+    `dot_stuffed`, a line that starts with `.` gets another.
 
     (`b2a_qp` writes soft breaks with the line end it finds first, hence the CRLF added to
     the end and taken off again.)
     """
-    return b2a_qp(f"{CRLF.join(lines)}{CRLF}".encode(), istext=True)[:-2]
+    encoded = b2a_qp(f"{CRLF.join(lines)}{CRLF}".encode(), istext=True)[:-2]
+    return stuffed(encoded) if dot_stuffed else encoded
 
 
 @lru_cache(maxsize=16)
