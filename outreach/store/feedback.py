@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from outreach.config import SPAM_PAUSE_RATE
 from outreach.messages import Channel
-from outreach.store.ledger import CLAIMED, SENT
+from outreach.store.ledger import SENT, confirm
 from outreach.store.people import suppress, suppression
 from outreach.store.schema import events, ledger, pauses, supporters, suppressions
 
@@ -149,11 +149,7 @@ def _note_in_ledger(conn: Connection, event: ProviderEvent) -> None:
         ledger.c.supporter_id == event.supporter_id,
         ledger.c.channel == event.channel,
     )
-    conn.execute(
-        update(ledger)
-        .where(key, ledger.c.state == CLAIMED)
-        .values(state=SENT, done_at=event.occurred_at)
-    )
+    confirm(conn, key, event.occurred_at)
     note = f"{event.kind}: {event.reason}" if event.reason else event.kind
     query = update(ledger).where(key, ledger.c.state == SENT)
     if event.kind == DEFERRED:  # a delay never hides a later outcome

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, exists, select, text, 
 
 from outreach.config import setting
 from outreach.errors import DeliveryError
-from outreach.store.schema import ledger, workers
+from outreach.store.schema import ledger, open_batches, workers
 
 log = logging.getLogger("outreach.lease")
 
@@ -72,7 +72,7 @@ class Lease:
             conn.execute(
                 workers.delete().where(
                     workers.c.expires_at < now - FORGET_AFTER,
-                    ~exists().where(ledger.c.owner == workers.c.id, ledger.c.state == "claimed"),
+                    ~exists().where(open_batches.c.owner == workers.c.id),
                 )
             )
             conn.execute(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine, update
+import pytest
+from sqlalchemy import Engine, select, text, update
 
 from outreach.campaign.model import Audience
 from outreach.store import ledger, schema
@@ -114,6 +115,14 @@ def test_claim_is_won_once_and_the_ledger_excludes_claimed(database_url: str) ->
     assert counts == {"sent": 1, "failed": 1, "claimed": len(ids) - 2}
 
 
+def test_a_claim_wins_exactly_the_ids_no_one_had(database_url: str) -> None:
+    engine = _engine(database_url)
+    ids = _ids(engine, _selection())
+    _, first = ledger.claim(engine, "c", "r", "email", [ids[0], ids[0]], NOW)
+    _, rest = ledger.claim(engine, "c", "r", "email", ids, NOW)
+    assert first == {ids[0]} and rest == set(ids[1:])
+
+
 def test_release_forgets_claims_never_handed_over(database_url: str) -> None:
     engine = _engine(database_url)
     ids = _ids(engine, _selection())
@@ -122,7 +131,62 @@ def test_release_forgets_claims_never_handed_over(database_url: str) -> None:
     assert _ids(engine, _selection()) == ids
 
 
+def _open_batches(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(schema.open_batches.c.batch)).scalars())
+
+
+def test_a_batch_is_open_while_any_of_its_claims_is_unrecorded(database_url: str) -> None:
+    engine = _engine(database_url)
+    ids = _ids(engine, _selection())
+    assert len(ids) >= 3
+    first, _ = ledger.claim(engine, "c", "r", "email", ids[:2], NOW)
+    second, _ = ledger.claim(engine, "c", "r", "email", ids[2:], NOW)
+    _, won = ledger.claim(engine, "c", "r", "email", ids, NOW)  # nothing won: nothing opened
+    assert won == set() and _open_batches(engine) == {first, second}
+    ledger.record(engine, first, [ledger.Outcome(ids[0], True)], NOW)
+    assert _open_batches(engine) == {first, second}  # ids[1] is still claimed
+    ledger.record(engine, first, [ledger.Outcome(ids[1], False, "550")], NOW)
+    assert _open_batches(engine) == {second}
+    ledger.release(engine, second)
+    assert _open_batches(engine) == set()
+
+
+def test_a_taken_over_batch_moves_and_a_provider_event_closes_it(database_url: str) -> None:
+    engine = _engine(database_url)
+    ids = _ids(engine, _selection())
+    batch, _ = ledger.claim(engine, "c", "r", "email", ids, NOW)
+    with engine.begin() as conn:  # the claiming process died
+        conn.execute(update(schema.ledger).values(owner="gone:1:0"))
+        conn.execute(update(schema.open_batches).values(owner="gone:1:0"))
+    new, taken = ledger.take_over(engine, batch)
+    assert sorted(taken) == sorted(ids) and _open_batches(engine) == {new}
+    assert ledger.uncertain_batches(engine) == []  # ours now, and we are alive
+    occurrence = schema.ledger.c.supporter_id.in_(taken[:-1])
+    with engine.begin() as conn:  # the provider reports all but one delivered
+        ledger.confirm(conn, occurrence, NOW)
+    assert _open_batches(engine) == {new}
+    with engine.begin() as conn:
+        ledger.confirm(conn, schema.ledger.c.supporter_id == taken[-1], NOW)
+    assert _open_batches(engine) == set()
+    assert ledger.counts_by_reminder(engine)[("c", "r", "email")] == {"sent": len(ids)}
+
+
 def test_stored_secret_is_made_once(database_url: str) -> None:
     engine = open_database(database_url)
     assert stored_secret(engine, "k") == stored_secret(engine, "k")
     assert len(stored_secret(engine, "k")) > 30
+
+
+def test_postgresql_sessions_plan_short_queries_plainly(database_url: str) -> None:
+    """A chunk's query is estimated dear enough for JIT and parallel workers; both cost
+    several times the query itself (`store/db.py`)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL settings")
+    engine = _engine(database_url)
+    with engine.connect() as conn:
+        settings = [conn.execute(text(f"SHOW {name}")).scalar() for name in ("jit", _PARALLEL)]
+    assert settings == ["off", "0"]
+
+
+_PARALLEL = "max_parallel_workers_per_gather"

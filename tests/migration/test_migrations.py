@@ -15,7 +15,7 @@ from sqlalchemy import Column, Engine, String, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from outreach.errors import OutreachError
-from outreach.store import schema, versions
+from outreach.store import ledger, schema, versions
 from outreach.store.db import connect, open_database
 from outreach.store.migrations.baseline import baseline_metadata
 
@@ -77,6 +77,10 @@ def _assert_head_schema(engine: Engine) -> None:
         tables = set(inspect(conn).get_table_names())
     assert differences == []
     assert tables == {*schema.metadata.tables, "alembic_version"}
+    if engine.dialect.name == "postgresql":  # room on each page for recorded rows (HOT)
+        with engine.connect() as conn:
+            options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'ledger'"))
+        assert options.scalar() == [f"fillfactor={schema.LEDGER_FILLFACTOR}"]
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(text("UPDATE ledger SET state = 'lost' WHERE supporter_id = 1"))
     with pytest.raises(IntegrityError), engine.begin() as conn:
@@ -94,7 +98,10 @@ def _assert_data_kept(engine: Engine, owner: str) -> None:
         ).all()
         emails = conn.execute(select(schema.supporters.c.email)).scalars().all()
         secret = conn.execute(select(schema.settings.c.value)).scalar()
+        open_batches = conn.execute(select(schema.open_batches)).all()
     assert [tuple(r) for r in ledger_rows] == [(1, "sent", owner), (2, "claimed", owner)]
+    assert [tuple(r) for r in open_batches] == [("b1", owner)]  # the claim is still found:
+    assert [b.supporter_ids for b in ledger.uncertain_batches(engine)] == [(2,)]
     assert sorted(emails) == ["p1@example.org", "p2@example.org", "p3@example.org"]
     assert secret == "s"
 
