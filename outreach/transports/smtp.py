@@ -2,7 +2,8 @@
 
 Each email is one SMTP transaction (MAIL, RCPT, DATA) carrying exactly the bytes the
 outbox writes. A batch is shared by up to `connections` worker threads, each with its own
-connection, kept open for the next batch.
+connection, kept open for the next batch. With PIPELINING (and no pace), a message's end of
+data goes in one write with the next message's commands.
 
 - 2xx after DATA: accepted, recorded with the server's reply (it names the queue id).
 - 5xx for a recipient: that recipient failed, with the server's reply.
@@ -37,7 +38,14 @@ from outreach.transports.base import PartialDelivery
 from outreach.transports.mime import wire_bytes
 from outreach.transports.retry import backoff_delay
 from outreach.transports.smtp_config import SmtpConfig
-from outreach.transports.smtp_transaction import envelope_safe, mail_options, transaction
+from outreach.transports.smtp_transaction import (
+    END_OF_DATA,
+    commands,
+    envelope_refusal,
+    envelope_safe,
+    mail_options,
+    transaction,
+)
 
 ATTEMPTS = 5
 """Tries per message (first send included) before a temporary failure is recorded."""
@@ -83,6 +91,8 @@ class _Job:
     data: bytes | None = field(default=None, compare=False, repr=False)
     """The message's bytes, built by the worker that takes it first (while others wait on
     the network)."""
+    options: list[str] = field(default_factory=list, compare=False)
+    """Its MAIL FROM parameters on the connection that takes it."""
     attempts: int = field(default=0, compare=False)
 
 
@@ -230,42 +240,119 @@ class SmtpTransport:
         self._keep([conn])
 
     def _attempt(self, batch: _Batch, job: _Job, conn: smtplib.SMTP) -> smtplib.SMTP | None:
-        """Try one message; returns the connection, or None when it is no longer usable."""
-        email = job.email
-        if not (envelope_safe(email.from_email) and envelope_safe(email.to_email)):
-            reason = f"not an address SMTP can carry: {email.to_email!r}"
-            batch.done(job, Outcome(email.supporter_id, False, reason))
+        """Try one message, and with PIPELINING the messages ready after it; returns the
+        connection, or None when it is no longer usable."""
+        if not self._prepared(batch, job, conn):
             return conn
-        if job.data is None:
-            job.data = self._encode(email, batch.date)
+        if self._pacer is None and conn.has_extn("pipelining"):
+            return self._pipelined(batch, job, conn)
+        email = job.email
+        assert job.data is not None
         try:
-            options = mail_options(conn, email.from_email + email.to_email, job.data)
-            if options is None:
-                reason = "the server does not accept non-ASCII addresses (no SMTPUTF8)"
-                batch.done(job, Outcome(email.supporter_id, False, reason))
-                return conn
-            code, reply = transaction(conn, email.from_email, email.to_email, options, job.data)
+            code, reply = transaction(conn, email.from_email, email.to_email, job.options, job.data)
         except _DROPPED as exc:
             self._retry(batch, job, f"connection lost: {exc or type(exc).__name__}")
             _close(conn)
             return None
-        text = _reply(code, reply)
-        if 200 <= code < 300:
-            batch.done(job, Outcome(email.supporter_id, True, text))
-            return conn
-        if code >= 500 or code < 400:
-            batch.done(job, Outcome(email.supporter_id, False, text))
-        else:
-            self._retry(batch, job, text)
-        if code == 421:  # the server is closing this connection
+        if not self._settle(batch, job, code, reply):
             _close(conn)
             return None
+        if 200 <= code < 300:
+            return conn
         try:
             conn.rset()
         except _DROPPED:
             _close(conn)
             return None
         return conn
+
+    def _pipelined(self, batch: _Batch, job: _Job, conn: smtplib.SMTP) -> smtplib.SMTP | None:
+        """Send messages while any is ready, each one's end of data in one write with the next
+        one's MAIL, RCPT and DATA (RFC 2920): one round trip a message.
+
+        `pending` has been sent whole, its reply not read yet; `current` has had its
+        commands sent. If the connection drops, both are tried again.
+        """
+        pending: _Job | None = None
+        current: _Job | None = job
+        try:
+            conn.send(_commands(job))
+            while current is not None:
+                if pending is not None:
+                    code, reply = conn.getreply()
+                    sent, pending = pending, None
+                    if not self._settle(batch, sent, code, reply):
+                        batch.put_back(current)  # its commands met a closing connection
+                        _close(conn)
+                        return None
+                refusal = envelope_refusal(conn)
+                if refusal is not None:
+                    refused, current = current, None
+                    if not self._settle(batch, refused, *refusal):
+                        _close(conn)
+                        return None
+                    conn.rset()
+                    current = self._ready(batch, conn)
+                    if current is not None:
+                        conn.send(_commands(current))
+                    continue
+                pending, current = current, self._ready(batch, conn)
+                assert pending.data is not None
+                then = b"" if current is None else _commands(current)
+                conn.send(pending.data + END_OF_DATA + then)
+            if pending is not None:
+                code, reply = conn.getreply()
+                sent, pending = pending, None
+                if not self._settle(batch, sent, code, reply):
+                    _close(conn)
+                    return None
+        except _DROPPED as exc:
+            for unsettled in (pending, current):
+                if unsettled is not None:
+                    self._retry(batch, unsettled, f"connection lost: {exc or type(exc).__name__}")
+            _close(conn)
+            return None
+        return conn
+
+    def _ready(self, batch: _Batch, conn: smtplib.SMTP) -> _Job | None:
+        """The next message that may go at once on `conn`, prepared (None: none is ready)."""
+        while (job := batch.take()) is not None:
+            if job.not_before > self._monotonic():
+                batch.put_back(job)
+                return None
+            if self._prepared(batch, job, conn):
+                return job
+        return None
+
+    def _prepared(self, batch: _Batch, job: _Job, conn: smtplib.SMTP) -> bool:
+        """Build the message's bytes and MAIL parameters; False (and recorded failed) when its
+        addresses cannot go over SMTP, or over this server."""
+        email = job.email
+        if not (envelope_safe(email.from_email) and envelope_safe(email.to_email)):
+            reason = f"not an address SMTP can carry: {email.to_email!r}"
+            batch.done(job, Outcome(email.supporter_id, False, reason))
+            return False
+        if job.data is None:
+            job.data = self._encode(email, batch.date)
+        options = mail_options(conn, email.from_email + email.to_email, job.data)
+        if options is None:
+            reason = "the server does not accept non-ASCII addresses (no SMTPUTF8)"
+            batch.done(job, Outcome(email.supporter_id, False, reason))
+            return False
+        job.options = options
+        return True
+
+    def _settle(self, batch: _Batch, job: _Job, code: int, reply: bytes) -> bool:
+        """Record the server's word on a message (a temporary failure: tried again later);
+        False when the server is closing the connection (421)."""
+        text = _reply(code, reply)
+        if 200 <= code < 300:
+            batch.done(job, Outcome(job.email.supporter_id, True, text))
+        elif code >= 500 or code < 400:
+            batch.done(job, Outcome(job.email.supporter_id, False, text))
+        else:
+            self._retry(batch, job, text)
+        return code != 421
 
     def _retry(self, batch: _Batch, job: _Job, reason: str) -> None:
         """Queue a message again after a backoff, or record it failed after `ATTEMPTS`."""
@@ -346,6 +433,10 @@ def _open(config: SmtpConfig, context: ssl.SSLContext) -> smtplib.SMTP:
         _close(conn)
         raise
     return conn
+
+
+def _commands(job: _Job) -> bytes:
+    return commands(job.email.from_email, job.email.to_email, job.options)
 
 
 def _bytes(text: bytes | str) -> bytes:

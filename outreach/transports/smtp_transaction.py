@@ -2,9 +2,10 @@
 
 `smtplib` opens, secures and logs in the connection; the transaction itself is written here
 because `smtplib` cannot pipeline. With PIPELINING (RFC 2920), which most servers offer,
-MAIL, RCPT and DATA go out in one write and their three replies come back together: two
-round trips a message instead of four, which about doubles what one connection carries.
-Without it, the commands go one at a time, as `smtplib.sendmail` sends them.
+MAIL, RCPT and DATA go out in one write and their three replies come back together; the
+transport (`smtp.py`) also sends each message's end of data in one write with the next
+message's commands: one round trip a message instead of four. Without it, the commands go
+one at a time, as `smtplib.sendmail` sends them.
 
 The message bytes are the outbox's, with CRLF line ends and no bare CR or LF (`mime.py`
 makes sure: a bare line end in DATA is how SMTP smuggling starts), dot-stuffed already
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 import smtplib
 
-CRLF = b"\r\n"
+END_OF_DATA = b".\r\n"
 _UNSAFE_IN_ADDRESS = re.compile(r"[\x00-\x20<>\x7f]")
 
 
@@ -37,6 +38,19 @@ def mail_options(conn: smtplib.SMTP, addresses: str, data: bytes) -> list[str] |
     return options
 
 
+def commands(sender: str, recipient: str, options: list[str]) -> bytes:
+    """MAIL, RCPT and DATA for one message, as one write."""
+    parameters = "".join(f" {option}" for option in options)
+    return f"MAIL FROM:<{sender}>{parameters}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode()
+
+
+def envelope_refusal(conn: smtplib.SMTP) -> tuple[int, bytes] | None:
+    """Read the replies to pipelined MAIL, RCPT and DATA: None when the server waits for the
+    message (354), else the first refusal (the connection is then ready for RSET)."""
+    replies = [conn.getreply() for _ in range(3)]
+    return _refusal(conn, replies)
+
+
 def transaction(
     conn: smtplib.SMTP, sender: str, recipient: str, options: list[str], stuffed: bytes
 ) -> tuple[int, bytes]:
@@ -47,30 +61,35 @@ def transaction(
     ready for RSET. A dropped connection raises `smtplib.SMTPServerDisconnected` or
     `OSError`, as `smtplib` does.
     """
-    parameters = "".join(f" {option}" for option in options)
-    commands = [f"MAIL FROM:<{sender}>{parameters}", f"RCPT TO:<{recipient}>", "DATA"]
-    encoded = [f"{command}\r\n".encode() for command in commands]
+    encoded = commands(sender, recipient, options)
     if conn.has_extn("pipelining"):
-        conn.send(b"".join(encoded))
-        replies = [conn.getreply() for _ in encoded]
+        conn.send(encoded)
+        refusal = envelope_refusal(conn)
     else:
         replies = []
-        for command in encoded:
+        for command in encoded.splitlines(keepends=True):
             conn.send(command)
             replies.append(conn.getreply())
             if not _accepted(replies[-1][0], len(replies)):
                 break
+        refusal = _refusal(conn, replies)
+    if refusal is not None:
+        return refusal
+    conn.send(stuffed + END_OF_DATA)
+    return conn.getreply()
+
+
+def _refusal(conn: smtplib.SMTP, replies: list[tuple[int, bytes]]) -> tuple[int, bytes] | None:
+    """The first refusal among the replies to MAIL, RCPT and DATA, if any; a DATA the server
+    took though its recipient was refused is ended at once, without the message."""
     refusal = next(
         (reply for step, reply in enumerate(replies, 1) if not _accepted(reply[0], step)),
         None,
     )
-    if refusal is not None:
-        if replies[-1][0] == 354:  # DATA taken though its recipient was not: end it empty
-            conn.send(b"." + CRLF)
-            conn.getreply()
-        return refusal
-    conn.send(stuffed + b"." + CRLF)
-    return conn.getreply()
+    if refusal is not None and replies[-1][0] == 354:
+        conn.send(END_OF_DATA)
+        conn.getreply()
+    return refusal
 
 
 def _accepted(code: int, step: int) -> bool:

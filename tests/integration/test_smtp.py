@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -10,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +76,8 @@ class Mailbox:
         """Replies to RCPT for an address, used up one by one, then 250."""
         self.drop_on_data: set[int] = set()
         """Which DATA commands (1 = the first) drop the connection instead of replying."""
+        self.data_replies: dict[int, str] = {}
+        """Replies to a message's end of data (1 = the first) instead of taking it."""
         self.wait_for_peers = 0
         self.datas = 0
         self._enough_peers = asyncio.Event()
@@ -112,6 +116,8 @@ class Mailbox:
         if self.datas in self.drop_on_data:
             server.transport.close()  # the message was sent but never acknowledged
             return "250 unheard"
+        if self.datas in self.data_replies:
+            return self.data_replies[self.datas]
         if self.wait_for_peers:  # hold every reply until that many connections are open
             await asyncio.wait_for(self._enough_peers.wait(), 10)
         self.senders.add(envelope.mail_from)
@@ -443,6 +449,23 @@ def gated_server(mailbox: Mailbox, gate: Gate) -> Iterator[Controller]:
         yield c
 
 
+def test_refusals_of_a_message_itself_are_retried_or_recorded_and_a_421_closes(
+    server: Controller, mailbox: Mailbox
+) -> None:
+    mailbox.data_replies = {
+        2: "451 4.3.0 Try again later",
+        3: "554 5.7.1 Message refused",
+        4: "421 4.4.2 Closing connection, try later",
+    }
+    outcomes = transport(server.port, connections=1).send(emails(6))
+
+    assert_each_once(mailbox, outcomes, 6)
+    assert [o.ok for o in outcomes] == [True, True, False, True, True, True]
+    assert outcomes[2].detail == "554 5.7.1 Message refused"
+    assert mailbox.datas == 8  # the two temporary refusals, then again
+    assert len(mailbox.peers) == 2  # the 421 closed the first connection
+
+
 def test_a_server_that_stops_taking_us_mid_batch_keeps_the_rest_due(
     gated_server: Controller, mailbox: Mailbox, gate: Gate
 ) -> None:
@@ -615,3 +638,60 @@ def test_the_cli_sends_the_demo_over_smtp(
     assert len(got) == 49 and set(got.values()) == {1}
     assert "claire.boudreau@example.org" not in got  # her implied consent lapsed
     assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").rglob("*.eml"))
+
+
+class EagerClientProbe:
+    """A bare SMTP server offering PIPELINING that, before answering each message's end of
+    data, waits a moment to see whether the client has sent its next MAIL already."""
+
+    def __init__(self) -> None:
+        self.next_mail_before_reply: list[bool] = []
+        self._unread = b""
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self._listener.accept()
+        with conn:
+            conn.sendall(b"220 probe\r\n")
+            while (line := self._line(conn).upper()) != b"QUIT":
+                if line.startswith(b"EHLO"):
+                    conn.sendall(b"250-probe\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                elif line == b"DATA":
+                    conn.sendall(b"354 go on\r\n")
+                    while self._line(conn) != b".":
+                        pass
+                    if not self._unread:
+                        conn.settimeout(0.5)
+                        with contextlib.suppress(TimeoutError):
+                            self._unread = conn.recv(65536)
+                        conn.settimeout(None)
+                    self.next_mail_before_reply.append(bool(self._unread))
+                    conn.sendall(b"250 queued\r\n")
+                else:
+                    conn.sendall(b"250 ok\r\n")
+            conn.sendall(b"221 bye\r\n")
+
+    def _line(self, conn: socket.socket) -> bytes:
+        while b"\r\n" not in self._unread:
+            self._unread += conn.recv(65536) or b"QUIT\r\n"
+        line, self._unread = self._unread.split(b"\r\n", 1)
+        return line
+
+    def stop(self) -> None:
+        self._listener.close()
+        self._thread.join(5)
+
+
+def test_with_pipelining_each_end_of_data_goes_with_the_next_messages_commands() -> None:
+    probe = EagerClientProbe()
+    smtp = transport(probe.port, connections=1)
+    outcomes = smtp.send(emails(5))
+    smtp.close()
+    probe.stop()
+
+    assert all(o.ok for o in outcomes)
+    # one round trip a message: the next MAIL is there before each reply, but the last's
+    assert probe.next_mail_before_reply == [True, True, True, True, False]
