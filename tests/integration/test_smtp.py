@@ -11,7 +11,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +48,7 @@ from outreach.transports.outbox import OutboxPostTransport
 from outreach.transports.smtp import ATTEMPTS, SmtpTransport
 from outreach.transports.smtp_config import SmtpConfig
 from tests.conftest import copy_demo
+from tests.integration.loopback_server import OneConnectionServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 REPO = Path(__file__).resolve().parents[2]
@@ -640,49 +640,40 @@ def test_the_cli_sends_the_demo_over_smtp(
     assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").rglob("*.eml"))
 
 
-class EagerClientProbe:
+class EagerClientProbe(OneConnectionServer):
     """A bare SMTP server offering PIPELINING that, before answering each message's end of
     data, waits a moment to see whether the client has sent its next MAIL already."""
 
     def __init__(self) -> None:
         self.next_mail_before_reply: list[bool] = []
         self._unread = b""
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        conn, _ = self._listener.accept()
-        with conn:
-            conn.sendall(b"220 probe\r\n")
-            while (line := self._line(conn).upper()) != b"QUIT":
-                if line.startswith(b"EHLO"):
-                    conn.sendall(b"250-probe\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
-                elif line == b"DATA":
-                    conn.sendall(b"354 go on\r\n")
-                    while self._line(conn) != b".":
-                        pass
-                    if not self._unread:
-                        conn.settimeout(0.5)
-                        with contextlib.suppress(TimeoutError):
-                            self._unread = conn.recv(65536)
-                        conn.settimeout(None)
-                    self.next_mail_before_reply.append(bool(self._unread))
-                    conn.sendall(b"250 queued\r\n")
-                else:
-                    conn.sendall(b"250 ok\r\n")
-            conn.sendall(b"221 bye\r\n")
+    def converse(self, conn: socket.socket) -> None:
+        conn.sendall(b"220 probe\r\n")
+        while (line := self._line(conn).upper()) != b"QUIT":
+            if line.startswith(b"EHLO"):
+                conn.sendall(b"250-probe\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+            elif line == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                while self._line(conn) != b".":
+                    pass
+                if not self._unread:
+                    conn.settimeout(0.5)
+                    with contextlib.suppress(TimeoutError):
+                        self._unread = conn.recv(65536)
+                    conn.settimeout(None)
+                self.next_mail_before_reply.append(bool(self._unread))
+                conn.sendall(b"250 queued\r\n")
+            else:
+                conn.sendall(b"250 ok\r\n")
+        conn.sendall(b"221 bye\r\n")
 
     def _line(self, conn: socket.socket) -> bytes:
         while b"\r\n" not in self._unread:
             self._unread += conn.recv(65536) or b"QUIT\r\n"
         line, self._unread = self._unread.split(b"\r\n", 1)
         return line
-
-    def stop(self) -> None:
-        self._listener.close()
-        self._thread.join(5)
 
 
 def test_with_pipelining_each_end_of_data_goes_with_the_next_messages_commands() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import smtplib
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,35 +11,27 @@ import pytest
 
 from outreach.transports.mime import stuffed
 from outreach.transports.smtp_transaction import envelope_safe, transaction
+from tests.integration.loopback_server import OneConnectionServer
 
 MESSAGE = stuffed(b"Subject: hi\r\n\r\n.leading dot\r\nlast line\r\n")
 
 
-class ScriptedServer:
+class ScriptedServer(OneConnectionServer):
     """Answers each read with the next reply of a script; keeps what each read got."""
 
     def __init__(self, greeting: bytes, script: list[bytes]) -> None:
         self.reads: list[bytes] = []
         self._script = [greeting, *script]
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        conn, _ = self._listener.accept()
-        with conn:
-            conn.sendall(b"220 scripted\r\n")
-            for reply in self._script:
-                data = conn.recv(65536)
-                while data and not data.endswith(b"\r\n"):
-                    data += conn.recv(65536)
-                self.reads.append(data)
-                conn.sendall(reply)
-
-    def stop(self) -> None:
-        self._listener.close()
-        self._thread.join(5)
+    def converse(self, conn: socket.socket) -> None:
+        conn.sendall(b"220 scripted\r\n")
+        for reply in self._script:
+            data = conn.recv(65536)
+            while data and not data.endswith(b"\r\n"):
+                data += conn.recv(65536)
+            self.reads.append(data)
+            conn.sendall(reply)
 
 
 @contextmanager
