@@ -148,14 +148,10 @@ class Renderer:
         self, send: Send, supporter: Supporter, send_date: date, unsubscribe_url: str
     ) -> RenderedEmail:
         """The email `supporter` gets for `send` on `send_date` (their local day)."""
-        return self.render_email(
-            campaign=send.campaign,
-            template=send.template,
-            target_ids=send.targets,
-            milestone=send.milestone,
-            supporter=supporter,
-            send_date=send_date,
-            unsubscribe_url=unsubscribe_url,
+        compiled = self._file(send.template, supporter.language)
+        campaign, targets, milestone = send.campaign, send.targets, send.milestone
+        return self._render(
+            compiled, campaign, targets, milestone, supporter, send_date, unsubscribe_url
         )
 
     def render_email(

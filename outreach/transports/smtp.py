@@ -277,14 +277,17 @@ class SmtpTransport:
         current: _Job | None = job
         try:
             conn.send(_commands(job))
-            while current is not None:
+            while pending is not None or current is not None:
                 if pending is not None:
                     code, reply = conn.getreply()
                     sent, pending = pending, None
                     if not self._settle(batch, sent, code, reply):
-                        batch.put_back(current)  # its commands met a closing connection
+                        if current is not None:  # its commands met a closing connection
+                            batch.put_back(current)
                         _close(conn)
                         return None
+                if current is None:
+                    break
                 refusal = envelope_refusal(conn)
                 if refusal is not None:
                     refused, current = current, None
@@ -300,12 +303,6 @@ class SmtpTransport:
                 assert pending.data is not None
                 then = b"" if current is None else _commands(current)
                 conn.send(pending.data + END_OF_DATA + then)
-            if pending is not None:
-                code, reply = conn.getreply()
-                sent, pending = pending, None
-                if not self._settle(batch, sent, code, reply):
-                    _close(conn)
-                    return None
         except _DROPPED as exc:
             for unsettled in (pending, current):
                 if unsettled is not None:
