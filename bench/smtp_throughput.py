@@ -50,7 +50,7 @@ from pathlib import Path
 
 from fixtures import CAMPAIGNS, city, copy_campaign, member_since
 
-from outreach.messages import OutgoingEmail
+from outreach.messages import Content, OutgoingEmail
 from outreach.transports.smtp import SmtpTransport, smtp_data
 from outreach.transports.smtp_config import SmtpConfig
 
@@ -195,9 +195,7 @@ def outgoing(path: Path) -> OutgoingEmail:
         to_name=recipient.display_name,
         from_email=sender.addr_spec,
         from_name=sender.display_name,
-        subject=str(message["Subject"]),
-        text=text.get_content(),
-        html=html.get_content(),
+        content=Content(str(message["Subject"]), text.get_content(), html.get_content()),
         language=str(message["Content-Language"]),
         message_id=str(message["Message-ID"]),
         headers={k: str(message[k]) for k in ("List-Unsubscribe", "List-Unsubscribe-Post")},

@@ -96,10 +96,22 @@ class Skeleton:
         """(tag, field, encoding) of every tag, each once."""
         self._cuts = tuple(tagged(part) for part in (subject, text, html))
 
-    def fill(self, values: Mapping[str, str]) -> tuple[str, str, str]:
+    def fill(self, values: Mapping[str, str]) -> Content:
         """Subject, text and HTML with every tag replaced by its value."""
         subject, text, html = (cut.fill(values) for cut in self._cuts)
-        return subject, text, html
+        return Content(subject, text, html)
+
+    def fill_part(self, part: int, values: Mapping[str, str]) -> str:
+        """One of subject (0), text (1) and HTML (2) filled in."""
+        return self._cuts[part].fill(values)
+
+
+class Content(NamedTuple):
+    """An email's subject, text and HTML."""
+
+    subject: str
+    text: str
+    html: str
 
 
 @dataclass(frozen=True)
@@ -113,18 +125,43 @@ class OutgoingEmail:
     to_name: str
     from_email: str
     from_name: str
-    subject: str
-    text: str
-    html: str
     language: str
     message_id: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers of this email's own (its unsubscribe link)."""
+    send_headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers every email of its send carries alike (one mapping for them all)."""
+    content: Content | None = None
+    """Subject, text and HTML of an email rendered on its own (else: `skeleton`)."""
     skeleton: Skeleton | None = None
-    """The rendering this email shares with others, when it has one: subject, text and html
-    are it filled with `substitutions` (SendGrid fills it itself, for many at once)."""
+    """The rendering this email shares with others: its subject, text and html are the
+    skeleton filled with `substitutions`, when read (SendGrid and SMTP fill it themselves,
+    for many at once)."""
     substitutions: Mapping[str, str] = field(default_factory=dict)
     send_at: datetime | None = None
     """When the email is due; a transport that can schedule (SendGrid) holds it until then."""
+
+    def __post_init__(self) -> None:
+        if (self.content is None) == (self.skeleton is None):
+            raise ValueError("an email has its own content or a skeleton to fill, not both")
+
+    @property
+    def subject(self) -> str:
+        return self._part(0)
+
+    @property
+    def text(self) -> str:
+        return self._part(1)
+
+    @property
+    def html(self) -> str:
+        return self._part(2)
+
+    def _part(self, part: int) -> str:
+        if self.skeleton is not None:
+            return self.skeleton.fill_part(part, self.substitutions)
+        assert self.content is not None
+        return self.content[part]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from outreach.campaign.model import Schedule, Supporter
 from outreach.delivery.identity import feedback_id, list_id, message_id
 from outreach.errors import OutreachError
-from outreach.messages import UNSUBSCRIBE_TAG, OutgoingEmail, Skeleton
+from outreach.messages import UNSUBSCRIBE_TAG, Content, OutgoingEmail, Skeleton
 from outreach.rendering.renderer import Renderer
 from outreach.rendering.skeleton import (
     markers_stand_alone,
@@ -93,13 +93,13 @@ class Composer:
         unsubscribe_url = f"{self.public_url}/u/{token}"
         skeleton = None if reading is None else self._skeleton(send, supporter, group, reading)
         substitutions: dict[str, str] = {}
+        content = None
         if skeleton is None or reading is None:
             rendered = self._render(send, supporter, send_date, unsubscribe_url)
-            subject, text, html = rendered.subject, rendered.text, rendered.html
+            content = Content(rendered.subject, rendered.text, rendered.html)
             language = rendered.language
         else:
             substitutions = skeleton_values(skeleton, reading.values, token)
-            subject, text, html = skeleton.fill(substitutions)
             language = skeleton.language
         organization = self.schedule.organization
         return OutgoingEmail(
@@ -110,34 +110,31 @@ class Composer:
             to_name=supporter.name,
             from_email=organization.email,
             from_name=organization.name,
-            subject=subject,
-            text=text,
-            html=html,
             language=language,
             message_id=message_id(
                 self.signer,
                 (send.campaign.id, send.key, supporter.id, supporter.email, fires),
                 self._domain,
             ),
-            headers={
-                "List-Unsubscribe": f"<{unsubscribe_url}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                **self._send_headers(send),
-            },
+            headers={"List-Unsubscribe": f"<{unsubscribe_url}>"},
+            send_headers=self._send_headers(send),
+            content=content,
             skeleton=skeleton,
             substitutions=substitutions,
             send_at=fires,
         )
 
     def _send_headers(self, send: Send) -> dict[str, str]:
-        """The headers every email of `send` shares, worked out once: the campaign as a list
-        (RFC 2919, titled in the first language) and its `Feedback-ID`."""
+        """The headers every email of `send` shares, worked out once: one-click unsubscribe
+        (RFC 8058), the campaign as a list (RFC 2919, titled in the first language) and its
+        `Feedback-ID`."""
         key = _send_key(send)
         headers = self._headers.get(key)
         if headers is None:
             fallback = self.schedule.fallback_language
             title = send.campaign.title.resolve(fallback, fallback)
             headers = self._headers[key] = {
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "List-Id": list_id(title, send.campaign.id, self._domain),
                 "Feedback-ID": feedback_id(send.campaign.id, send.key, self._domain),
             }

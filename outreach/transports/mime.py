@@ -66,7 +66,6 @@ def header_safe(value: str) -> str:
 def wire_bytes(email: OutgoingEmail, date: datetime, *, dot_stuffed: bool = False) -> bytes:
     """The email as written to the outbox: CRLF line ends throughout. `dot_stuffed`: as
     SMTP's DATA carries it, every line that starts with `.` given another."""
-    skeleton, values = email.skeleton, email.substitutions
     headers = [
         _from(email.from_name, email.from_email),
         _header("To", _address(email.to_name, email.to_email)),
@@ -74,32 +73,35 @@ def wire_bytes(email: OutgoingEmail, date: datetime, *, dot_stuffed: bool = Fals
         _header("Date", _date(date)),
         _header("Message-ID", header_safe(email.message_id)),
         _shared_header("Content-Language", email.language),
-        *(_shared_header(name, value) for name, value in email.headers.items()),
+        *(_header(name, header_safe(value)) for name, value in email.headers.items()),
+        *(_shared_header(name, value) for name, value in email.send_headers.items()),
     ]
     return b"".join(
         [
             "".join(headers).encode("utf-8"),
             _MIME_HEAD,
             _TEXT_HEAD,
-            _body(email.text, skeleton.text if skeleton else None, values, dot_stuffed),
+            _body(email, 1, dot_stuffed),
             CRLF.encode("ascii"),
             _HTML_HEAD,
-            _body(email.html, skeleton.html if skeleton else None, values, dot_stuffed),
+            _body(email, 2, dot_stuffed),
             _CLOSE,
         ]
     )
 
 
-def _body(body: str, shared: str | None, values: Mapping[str, str], dot_stuffed: bool) -> bytes:
-    """The body in UTF-8, quoted-printable: lines of 76 at most, CRLF line ends.
+def _body(email: OutgoingEmail, part: int, dot_stuffed: bool) -> bytes:
+    """The email's text (`part` 1) or HTML (2) in UTF-8, quoted-printable: lines of 76 at
+    most, CRLF line ends.
 
-    `shared`: the skeleton `body` was filled from with `values`, if any. Its lines without a
-    tag are encoded (and stuffed) once for every email that shares it; only the others are
-    encoded anew, each line once for every distinct value it is filled with (but for the
-    unsubscribe link's, which no one shares).
+    From a skeleton, its lines without a tag are encoded (and stuffed) once for every email
+    that shares it; only the others are encoded anew, each line once for every distinct value
+    it is filled with (but for the unsubscribe link's, which no one shares).
     """
-    if not shared:
-        return _encoded(_lines(body), dot_stuffed)
+    if email.skeleton is None:
+        return _encoded(_lines(email.text if part == 1 else email.html), dot_stuffed)
+    shared = email.skeleton.text if part == 1 else email.skeleton.html
+    values = email.substitutions
     return b"\r\n".join(
         _filled(piece, values, dot_stuffed) for piece in _encoded_skeleton(shared, dot_stuffed)
     )
@@ -169,10 +171,10 @@ def _from(name: str, address: str) -> str:
     return _header("From", _address(name, address))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def _shared_header(name: str, value: str) -> str:
-    """A header line that many emails may share (the list, the feedback id, the language),
-    worked out once (a line of one email's own only passes through)."""
+    """A header line that many emails share (the list, the feedback id, the language),
+    worked out once."""
     return _header(name, header_safe(value))
 
 

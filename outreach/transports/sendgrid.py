@@ -142,8 +142,9 @@ class SendGridTransport:
     def _requests(self, emails: Sequence[OutgoingEmail]) -> Iterator[_Request]:
         """Emails of one skeleton together (up to 1,000 a request), the others one by one."""
         groups: dict[tuple[Any, ...], _Request] = {}
+        now = self._clock()
         for email in emails:
-            personalization = self._personalization(email)
+            personalization = self._personalization(email, now)
             skeleton = email.skeleton
             if skeleton is None or not _fits(email.substitutions):
                 yield _Request(
@@ -154,7 +155,14 @@ class SendGridTransport:
                 continue
             if email.substitutions:
                 personalization["substitutions"] = dict(email.substitutions)
-            key = (id(skeleton), email.campaign, email.reminder, email.from_email, email.from_name)
+            key = (
+                id(skeleton),
+                tuple(email.send_headers.items()),
+                email.campaign,
+                email.reminder,
+                email.from_email,
+                email.from_name,
+            )
             request = groups.get(key)
             if request is None:
                 shared = self._shared(email, skeleton.subject, skeleton.text, skeleton.html)
@@ -166,7 +174,8 @@ class SendGridTransport:
         yield from groups.values()
 
     def _shared(self, email: OutgoingEmail, subject: str, text: str, html: str) -> dict[str, Any]:
-        """The request-level fields: sender, subject, content, categories, settings."""
+        """The request-level fields: sender, subject, content, the send's headers (SendGrid
+        adds each personalization's own to them), categories, settings."""
         shared: dict[str, Any] = {
             "from": _address(email.from_email, email.from_name),
             "subject": subject,
@@ -174,6 +183,7 @@ class SendGridTransport:
                 {"type": "text/plain", "value": text},
                 {"type": "text/html", "value": html},
             ],
+            "headers": _one_line_values(email.send_headers),
             "categories": list(dict.fromkeys((email.campaign, email.reminder))),
         }
         if self._asm_group is not None:
@@ -182,8 +192,8 @@ class SendGridTransport:
             shared["mail_settings"] = {"sandbox_mode": {"enable": True}}
         return shared
 
-    def _personalization(self, email: OutgoingEmail) -> dict[str, Any]:
-        """One recipient's envelope: address, ledger key, unsubscribe headers, send time."""
+    def _personalization(self, email: OutgoingEmail, now: datetime) -> dict[str, Any]:
+        """One recipient's envelope: address, ledger key, unsubscribe link, send time."""
         personalization: dict[str, Any] = {
             "to": [_address(email.to_email, email.to_name)],
             "custom_args": {
@@ -192,10 +202,10 @@ class SendGridTransport:
                 "supporter_id": str(email.supporter_id),
                 "channel": "email",
             },
-            "headers": {name: _one_line(value) for name, value in email.headers.items()},
+            "headers": _one_line_values(email.headers),
         }
         if email.send_at is not None:
-            ahead = email.send_at - self._clock()
+            ahead = email.send_at - now
             if ahead > SCHEDULE_LIMIT:
                 raise DeliveryError(
                     f"an email is due {email.send_at:%Y-%m-%d %H:%M} UTC, more than 72 hours "
@@ -272,6 +282,11 @@ def _address(email: str, name: str) -> dict[str, str]:
 def _one_line(value: str) -> str:
     """`value` with no CR, LF or other control character (quick when it has none)."""
     return value if value.isprintable() and value.strip() == value else header_safe(value)
+
+
+def _one_line_values(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers with each value on one line."""
+    return {name: _one_line(value) for name, value in headers.items()}
 
 
 def _fits(substitutions: Mapping[str, str]) -> bool:

@@ -50,6 +50,14 @@ def request_validator() -> Draft7Validator:
     )
 
 
+def as_sent(body: dict[str, Any], personalization: dict[str, Any]) -> dict[str, Any]:
+    """One email as SendGrid makes it: the request's fields, overridden by the
+    personalization's; the headers of both, the personalization's first."""
+    shared = {k: v for k, v in body.items() if k != "personalizations"}
+    headers = {**shared.get("headers", {}), **personalization.get("headers", {})}
+    return {**shared, **personalization, "headers": headers}
+
+
 def stated_limits(body: dict[str, Any], now: float) -> list[str]:
     """What SendGrid's documentation demands beyond the schema."""
     problems = []
@@ -61,8 +69,9 @@ def stated_limits(body: dict[str, Any], now: float) -> list[str]:
         size = sum(len(k.encode()) + len(str(v).encode()) for k, v in substitutions.items())
         if size > SUBSTITUTIONS_LIMIT:
             problems.append(f"personalizations.{index}.substitutions: {size} bytes")
+        sent = as_sent(body, personalization)
         for name in ("custom_args", "headers"):
-            if not all(isinstance(v, str) for v in personalization.get(name, {}).values()):
+            if not all(isinstance(v, str) for v in sent.get(name, {}).values()):
                 problems.append(f"personalizations.{index}.{name}: values must be strings")
         send_at = personalization.get("send_at", body.get("send_at"))
         if send_at is not None and send_at > now + SCHEDULE_LIMIT:
@@ -179,8 +188,7 @@ class SendGridServer:
         with self.lock:
             self.personalizations += len(personalizations)
             if self.keep:
-                shared = {k: v for k, v in body.items() if k != "personalizations"}
-                self.accepted.extend({**shared, **p} for p in personalizations)
+                self.accepted.extend(as_sent(body, p) for p in personalizations)
         return 202, {"X-Message-Id": f"msg-{self.requests}"}, None
 
     def _check(self, body: Any) -> list[str]:

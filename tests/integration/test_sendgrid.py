@@ -21,7 +21,7 @@ from outreach.campaign.loader import load_schedule
 from outreach.config import Settings
 from outreach.delivery.dispatch import Dispatcher
 from outreach.errors import DeliveryError, OutreachError
-from outreach.messages import OutgoingEmail, Skeleton
+from outreach.messages import Content, OutgoingEmail, Skeleton
 from outreach.rendering.renderer import Renderer
 from outreach.store import ledger
 from outreach.store.db import open_database
@@ -33,7 +33,7 @@ from outreach.timeline import reminder_sends
 from outreach.tokens import TokenSigner
 from outreach.transports.outbox import OutboxPostTransport
 from outreach.transports.sendgrid import Retry, SendGridTransport
-from tests.integration.sendgrid_server import CONTRACT, SendGridServer, serving
+from tests.integration.sendgrid_server import CONTRACT, SendGridServer, as_sent, serving
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2018, 3, 2, 4, 0, tzinfo=UTC)  # the demo's two-weeks-before is due everywhere
@@ -125,15 +125,17 @@ def test_every_request_is_valid_and_carries_many_personalized_emails(
         assert body["categories"] == list(REMINDER)
         assert [part["type"] for part in body["content"]] == ["text/plain", "text/html"]
         for personalization in body["personalizations"]:
-            sid = int(personalization["custom_args"]["supporter_id"])
-            assert personalization["custom_args"] == {
+            assert personalization["headers"].keys() == {"List-Unsubscribe"}
+            sent = as_sent(body, personalization)
+            sid = int(sent["custom_args"]["supporter_id"])
+            assert sent["custom_args"] == {
                 "campaign": REMINDER[0],
                 "reminder": REMINDER[1],
                 "supporter_id": str(sid),
                 "channel": "email",
             }
             token = personalization["substitutions"]["-{{unsubscribe}}"]
-            assert personalization["headers"] == {
+            assert sent["headers"] == {
                 "List-Unsubscribe": f"<https://act.example.org/u/{token}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "List-Id": "Protect refugees in Mexico <mexico-refugees.example.org>",
@@ -180,9 +182,7 @@ def outgoing(sid: int, **fields: Any) -> OutgoingEmail:
         "to_name": "Ann\r\nBcc: evil@example.org",
         "from_email": "info@example.org",
         "from_name": "Org",
-        "subject": "Hello",
-        "text": "Hello\n",
-        "html": "<p>Hello</p>",
+        "content": Content("Hello", "Hello\n", "<p>Hello</p>"),
         "language": "en",
         "message_id": f"<{sid}@example.org>",
         "headers": {"List-Unsubscribe": "<https://act.example.org/u/t>"},
@@ -213,10 +213,7 @@ def test_emails_of_one_skeleton_share_a_request_unless_their_values_are_too_big(
 
     def filled(sid: int, name: str) -> OutgoingEmail:
         values = {"-{{first_name}}": name, "-{{first_name:html}}": name}
-        subject, text, html = skeleton.fill(values)
-        return outgoing(
-            sid, subject=subject, text=text, html=html, skeleton=skeleton, substitutions=values
-        )
+        return outgoing(sid, content=None, skeleton=skeleton, substitutions=values)
 
     emails = [filled(1, "Ann"), filled(2, "Bo"), filled(3, "x" * 6000)]
     assert all(o.ok for o in transport(url, state.api_key, Sleeps()).send(emails))

@@ -33,7 +33,7 @@ from outreach.campaign.loader import load_schedule
 from outreach.config import Settings
 from outreach.delivery.dispatch import Dispatcher
 from outreach.errors import DeliveryError, OutreachError
-from outreach.messages import OutgoingEmail
+from outreach.messages import Content, OutgoingEmail
 from outreach.rendering.renderer import Renderer
 from outreach.store import ledger
 from outreach.store.db import open_database
@@ -167,9 +167,11 @@ def emails(count: int) -> list[OutgoingEmail]:
             to_name=f"Zoé {i}",
             from_email=ORG,
             from_name="Amnistie internationale",
-            subject=f"Écrivez à la ministre, Zoé {i}",
-            text=f"Bonjour Zoé {i},\n.\nUne ligne qui commence par un point.\n",
-            html=f"<p>Bonjour Zoé {i}</p>",
+            content=Content(
+                f"Écrivez à la ministre, Zoé {i}",
+                f"Bonjour Zoé {i},\n.\nUne ligne qui commence par un point.\n",
+                f"<p>Bonjour Zoé {i}</p>",
+            ),
             language="fr",
             message_id=f"<mexico-refugees.two-weeks-before.{i}@example.org>",
             headers={

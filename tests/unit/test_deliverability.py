@@ -12,7 +12,7 @@ import pytest
 from outreach.campaign.loader import load_schedule
 from outreach.delivery.compose import Composer
 from outreach.delivery.identity import feedback_id, list_id, message_id
-from outreach.messages import OutgoingEmail
+from outreach.messages import Content, OutgoingEmail
 from outreach.rendering.renderer import Renderer
 from outreach.timeline import reminder_sends
 from outreach.tokens import TokenSigner
@@ -71,9 +71,7 @@ def _wire(subject: str, headers: dict[str, str] | None = None) -> bytes:
         to_name="Fiona MacDonald",
         from_email="info@example.org",
         from_name="Amnesty International Canada",
-        subject=subject,
-        text="Hello\n",
-        html="<p>Hello</p>",
+        content=Content(subject, "Hello\n", "<p>Hello</p>"),
         language="en",
         message_id="<x@example.org>",
         headers=headers or {},
@@ -122,8 +120,8 @@ def test_every_composed_email_names_its_list_and_feedback_loop_and_has_its_own_i
         for send in reminder_sends(schedule):
             email = composer.compose(send, row)
             title = send.campaign.title.resolve("en", "en")
-            assert email.headers["List-Id"] == f"{title} <{send.campaign.id}.example.org>"
-            assert email.headers["Feedback-ID"] == (
+            assert email.send_headers["List-Id"] == f"{title} <{send.campaign.id}.example.org>"
+            assert email.send_headers["Feedback-ID"] == (
                 f"{send.campaign.id}:{send.key}:reminder:example.org"
             )
             assert composer.compose(send, row).message_id == email.message_id

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.messages import OutgoingEmail, Skeleton
+from outreach.messages import Content, OutgoingEmail, Skeleton
 from outreach.transports.mime import BOUNDARY, stuffed, wire_bytes
 
 URL = "https://act.example.org/u/" + "t" * 120
@@ -37,7 +37,8 @@ def _email(**changes: str) -> OutgoingEmail:
         },
     }
     values.update(changes)
-    return OutgoingEmail(**values)  # type: ignore[arg-type]
+    content = Content(values.pop("subject"), values.pop("text"), values.pop("html"))
+    return OutgoingEmail(**values, content=content)  # type: ignore[arg-type]
 
 
 def test_dot_stuffing_doubles_every_leading_dot_and_only_those() -> None:
@@ -81,7 +82,7 @@ def _skeleton_email(text: str, html: str, values: dict[str, str]) -> OutgoingEma
     skeleton = Skeleton("Subject -{{first_name}}", text, html, "fr")
     subject, filled_text, filled_html = skeleton.fill(values)
     filled = _email(subject=subject, text=filled_text, html=filled_html)
-    return replace(filled, skeleton=skeleton, substitutions=values)
+    return replace(filled, content=None, skeleton=skeleton, substitutions=values)
 
 
 _LINES = st.lists(

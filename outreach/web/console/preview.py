@@ -25,7 +25,7 @@ from outreach.delivery.preview import (
 )
 from outreach.delivery.sends import all_sends
 from outreach.errors import DeliveryError, OutreachError
-from outreach.messages import OutgoingEmail
+from outreach.messages import Content, OutgoingEmail
 from outreach.rendering.social import weighted_length
 from outreach.rendering.views import RenderedEmail
 from outreach.timeline import Send
@@ -126,7 +126,7 @@ class PreviewPages:
             composed,
             to_email=address,
             to_name=address,
-            subject=f"[TEST] {composed.subject}",
+            content=Content(f"[TEST] {composed.subject}", composed.text, composed.html),
             skeleton=None,
             substitutions={},
             send_at=None,
