@@ -66,6 +66,7 @@ class Composer:
         """What `group` found, for `compose` to use (by send and supporter id)."""
         self._times: dict[tuple[Hashable, ...], tuple[datetime, date]] = {}
         self._headers: dict[tuple[Hashable, ...], dict[str, str]] = {}
+        self._last: tuple[Send | None, tuple[Hashable, ...]] = (None, ())
 
     def group(self, send: Send, row: Mapping[str, Any]) -> Group:
         """Supporters of `send` with equal groups share one rendering (ALONE: none)."""
@@ -74,14 +75,14 @@ class Composer:
         group, reading = self._group(send, supporter, send_date)
         if len(self._readings) >= _CACHE_LIMIT * 10:
             self._readings.clear()
-        self._readings[(*_send_key(send), supporter.id)] = supporter, group, reading
+        self._readings[(self._key(send), supporter.id)] = supporter, group, reading
         return group
 
     def compose(
         self, send: Send, row: Mapping[str, Any], group: Group | None = None
     ) -> OutgoingEmail:
         """The email one supporter gets for one send (`group`: theirs, if known already)."""
-        known = self._readings.pop((*_send_key(send), int(row["id"])), None)
+        known = self._readings.pop((self._key(send), int(row["id"])), None)
         if known is not None and group is not None and known[1] == group:
             supporter, group, reading = known
             fires, send_date = self._when(send, self._zone(supporter, row))
@@ -128,7 +129,7 @@ class Composer:
         """The headers every email of `send` shares, worked out once: one-click unsubscribe
         (RFC 8058), the campaign as a list (RFC 2919, titled in the first language) and its
         `Feedback-ID`."""
-        key = _send_key(send)
+        key = self._key(send)
         headers = self._headers.get(key)
         if headers is None:
             fallback = self.schedule.fallback_language
@@ -140,16 +141,25 @@ class Composer:
             }
         return headers
 
+    def _key(self, send: Send) -> tuple[Hashable, ...]:
+        """`_send_key(send)`, worked out once for the send at hand."""
+        last, key = self._last
+        if send is not last:
+            key = _send_key(send)
+            self._last = send, key
+        return key
+
     def _zone(self, supporter: Supporter, row: Mapping[str, Any]) -> str:
         return str(row.get("zone") or supporter.timezone or self.schedule.timezone)
 
     def _when(self, send: Send, zone: str) -> tuple[datetime, date]:
         """When `send` fires in `zone` (UTC), and on which local day."""
-        key = (*_send_key(send), zone)
-        if key not in self._times:
+        key = (self._key(send), zone)
+        times = self._times.get(key)
+        if times is None:
             self._times = self._times if len(self._times) < _CACHE_LIMIT else {}
-            self._times[key] = send.fires_at(zone), send.local_date(zone)
-        return self._times[key]
+            times = self._times[key] = send.fires_at(zone), send.local_date(zone)
+        return times
 
     def _group(
         self, send: Send, supporter: Supporter, send_date: date
@@ -158,7 +168,7 @@ class Composer:
         language, reading = self.renderer.reading(send, supporter, send_date)
         if reading is None:
             return ALONE, None
-        return Group(_send_key(send), language, send_date, reading.key), reading
+        return Group(self._key(send), language, send_date, reading.key), reading
 
     def _skeleton(
         self, send: Send, supporter: Supporter, group: Group, reading: Reading

@@ -18,7 +18,8 @@ tag is made of); a supporter with any other value gets an email rendered for the
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from urllib.parse import quote
 
 from outreach.messages import TAG, Skeleton
@@ -51,6 +52,7 @@ def _html_attribute(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;")
 
 
+@lru_cache(maxsize=4096)
 def _url(value: str) -> str:
     return quote(value, safe="")
 
@@ -59,7 +61,12 @@ def _raw(value: str) -> str:
     return value
 
 
-_ENCODINGS = {None: _raw, "html": _html_text, "attr": _html_attribute, "url": _url}
+_ENCODINGS: dict[str | None, Callable[[str], str]] = {
+    None: _raw,
+    "html": _html_text,
+    "attr": _html_attribute,
+    "url": _url,
+}
 
 
 def skeleton_values(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from outreach.supporters.csvfile import EXPORT_COLUMNS, SupporterRecord
@@ -37,8 +38,13 @@ def stored_fields(fields: Mapping[str, str]) -> str:
 
 
 def read_fields(text: str) -> dict[str, str]:
-    """The stored JSON of custom fields."""
-    return {str(k): str(v) for k, v in json.loads(text).items()} if text not in ("", "{}") else {}
+    """The stored JSON of custom fields (parsed once for every supporter with the same)."""
+    return dict(_parsed_fields(text)) if text not in ("", "{}") else {}
+
+
+@lru_cache(maxsize=4096)
+def _parsed_fields(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in json.loads(text).items())
 
 
 def new_supporter(record: SupporterRecord) -> dict[str, Any]:

@@ -291,7 +291,8 @@ def _one_line_values(headers: Mapping[str, str]) -> dict[str, str]:
 
 def _fits(substitutions: Mapping[str, str]) -> bool:
     """Whether SendGrid takes this many bytes of substitutions (UTF-8: 4 at most a character)."""
-    if sum(len(k) + len(v) for k, v in substitutions.items()) * 4 <= SUBSTITUTIONS_LIMIT:
+    characters = sum(map(len, substitutions)) + sum(map(len, substitutions.values()))
+    if characters * 4 <= SUBSTITUTIONS_LIMIT:
         return True
     size = sum(len(k.encode()) + len(v.encode()) for k, v in substitutions.items())
     return size <= SUBSTITUTIONS_LIMIT
