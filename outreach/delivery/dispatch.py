@@ -252,6 +252,7 @@ class Dispatcher:
     ) -> None:
         """Send in this process and `helpers` forked ones, shard by shard (`parallel.py`)."""
         counter = ShardCounter(shards_from_place(self.engine, (helpers + 1) * SHARDS_PER_PROCESS))
+        self.composer.renderer.prepare(send, self.schedule.languages)
         pool = Helpers(
             helpers,
             lambda progress, halt: self._help(send, selection, now, today, counter, progress, halt),

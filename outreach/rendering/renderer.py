@@ -98,6 +98,17 @@ class Renderer:
             for compiled in files.values()
         ]
 
+    def prepare(self, send: Send, languages: Sequence[str]) -> None:
+        """Analyse and compile what `send`'s emails need in `languages` now (a process forked
+        after this starts with it, instead of compiling it again)."""
+        for language in languages:
+            try:
+                compiled = self._file(send.template, language)
+            except OutreachError:
+                continue  # raised again where an email needs it, as it would be anyway
+            if self._set.personalization(compiled)[0].shared:
+                self._set.skeleton_file(compiled)
+
     def reading(
         self, send: Send, supporter: Supporter, send_date: date
     ) -> tuple[str, Reading | None]:

@@ -18,6 +18,7 @@ from outreach.delivery.compose import Composer
 from outreach.errors import ProblemsError
 from outreach.messages import Content, OutgoingEmail
 from outreach.rendering.renderer import Renderer
+from outreach.rendering.templates import TemplateSet
 from outreach.store.people import supporter_from_row
 from outreach.timeline import reminder_sends
 from outreach.tokens import TokenSigner
@@ -207,3 +208,30 @@ def test_a_personalized_post_and_two_branches_render_once_per_outcome() -> None:
     skeletons = {id(email.skeleton) for email in emails if email.skeleton is not None}
     assert all(email.skeleton is not None for email in emails) and len(skeletons) == 4
     assert "Writing%20from%20City%207%3A" in emails[7].text
+
+
+def test_a_prepared_renderer_compiles_nothing_more_for_its_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Helper processes are forked after `prepare`: they start with the send's files."""
+    text = '{% if supporter.fields.member_since < "2016" %}Thanks, {{ supporter.city }}.{% endif %}'
+    composer = composer_for(text, "", "@cafreeland please act")
+    send = replace(next(iter(reminder_sends(composer.schedule))), template="t")
+    composer.renderer.prepare(send, ("en", "fr", "xx"))
+    compiled: list[str] = []
+    original = TemplateSet._from_tree
+    monkeypatch.setattr(
+        TemplateSet,
+        "_from_tree",
+        lambda self, *args: compiled.append(args[1]) or original(self, *args),
+    )
+    rows = [
+        as_row(
+            i,
+            {"first_name": "F", "last_name": "L", "city": f"City {i}", "region": "NS"}
+            | {"language": "fr" if i % 2 else "en", "team": "", "member_since": str(2010 + i)},
+        )
+        for i in range(9)
+    ]
+    emails = [composer.compose(send, row) for row in rows]
+    assert all(email.skeleton is not None for email in emails) and compiled == []
