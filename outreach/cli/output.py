@@ -1,19 +1,10 @@
-"""Terminal output: progress bars and tables (rich)."""
+"""Terminal output: tables (rich); the progress bar is `progress.py`'s."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 
 from rich.console import Console, Group, RenderableType
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -34,43 +25,6 @@ def out_console() -> Console:
 def err_console() -> Console:
     """Standard error: progress goes here, so output stays clean for pipes."""
     return Console(stderr=True)
-
-
-class RichProgress:
-    """A progress bar per send (shown only on a terminal)."""
-
-    def __init__(self, console: Console) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        )
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> RichProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._progress.stop()
-
-    def start(self, label: str, total: int) -> None:
-        """A new bar for a send."""
-        self._task = self._progress.add_task(label, total=total)
-
-    def advance(self, count: int) -> None:
-        """Move the current bar on."""
-        if self._task is not None:
-            self._progress.advance(self._task, count)
 
 
 SEND_COLUMNS = (*OCCURRENCE_COLUMNS, "audience")

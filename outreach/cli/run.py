@@ -8,7 +8,7 @@ import click
 
 from outreach.app import App
 from outreach.cli.context import NOW_HELP, pass_app
-from outreach.cli.output import RichProgress, err_console
+from outreach.cli.progress import RichProgress
 from outreach.clock import parse_now
 from outreach.delivery.results import RunReport
 from outreach.errors import DeliveryError, OutreachError
@@ -17,7 +17,6 @@ from outreach.store.campaign_version import differing_version
 from outreach.store.requeue import requeue_failed
 from outreach.worker.agreement import differs_message
 from outreach.worker.reload import campaign_digest
-from outreach.worker.scheduler import run_forever
 from outreach.worker.wiring import build_dispatcher
 
 
@@ -68,6 +67,8 @@ def run(
     if not once:
         if dry_run:
             raise OutreachError("--dry-run works with --once only")
+        from outreach.worker.scheduler import run_forever  # APScheduler: not for --once
+
         run_forever(
             app, sweep_seconds=sweep_seconds, start=now_text, resend_uncertain=resend_uncertain
         )
@@ -84,7 +85,7 @@ def run(
     if retry_failed:
         count = requeue_failed(app.engine, retry_reminder)
         click.echo(f"{count} failed emails are due again.")
-    with RichProgress(err_console()) as progress:
+    with RichProgress() as progress:
         dispatcher = build_dispatcher(app, lambda: now, progress)
         reports = []
         try:

@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import regex
-
 from outreach.campaign.model import Campaign
 
 X_LIMIT = 280
@@ -59,6 +57,8 @@ def _parse_tweet(text: str) -> Any:
 
 def graphemes(text: str) -> int:
     """User-perceived characters (extended grapheme clusters, Unicode's `\\X`)."""
+    import regex  # on use, as twitter-text is
+
     return len(regex.findall(r"\X", text))
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, Executable, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from outreach.store.owner import database_now, leads, lease_for
 from outreach.store.schema import campaign_version
@@ -39,6 +39,8 @@ def publish(engine: Engine, digest: str, *, worker: str, host: str) -> None:
             "published_at": database_now(conn),
         }
         if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql  # on use: 40 ms to import, for SQLite
+
             upsert: Executable = (
                 postgresql.insert(campaign_version)
                 .values(id=ROW, **values)

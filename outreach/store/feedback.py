@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from outreach.config import SPAM_PAUSE_RATE
 from outreach.messages import Channel
@@ -68,6 +68,8 @@ def _insert_new(conn: Connection, table: Table, **values: Any) -> bool:
     RETURNING tells, as psycopg reports no rowcount for `ON CONFLICT DO NOTHING`.
     """
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # on use: 40 ms to import, for SQLite
+
         insert: Insert = postgresql.insert(table).on_conflict_do_nothing()
     elif conn.dialect.name == "sqlite":
         insert = sqlite.insert(table).on_conflict_do_nothing()

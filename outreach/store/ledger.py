@@ -30,7 +30,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from outreach.messages import SENDING, Channel, Outcome, State
 from outreach.store.owner import database_now, ensure_held, leads, lease_for, owner_alive
@@ -66,6 +66,8 @@ def _claim_from_array(values: dict[str, object]) -> Insert:
     number of hosts divide the audience instead of queueing behind each other's claims.
     (The organization's own posts have no supporter row: the unique key alone decides.)
     """
+    from sqlalchemy.dialects import postgresql  # on use: its import takes 40 ms, for SQLite
+
     wanted = bindparam("ids", type_=postgresql.ARRAY(Integer))
     ids: ColumnElement[int]
     if values["channel"] == Channel.EMAIL:
@@ -86,6 +88,8 @@ def _claim_from_array(values: dict[str, object]) -> Insert:
 def _among(ids: Sequence[int], engine: Engine) -> ColumnElement[bool]:
     """`supporter_id IN ids`, as one parameter (an array on PostgreSQL, JSON on SQLite)."""
     if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return ledger.c.supporter_id == any_(
             bindparam(None, list(ids), type_=postgresql.ARRAY(Integer))
         )
