@@ -3,6 +3,7 @@ idle run never imports rich)."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -10,15 +11,12 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 
-class RichProgress:
+class RichProgress(AbstractContextManager["RichProgress"]):
     """A progress bar per send (shown only on a terminal)."""
 
     def __init__(self) -> None:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-
-    def __enter__(self) -> RichProgress:
-        return self
 
     def __exit__(
         self,
