@@ -144,7 +144,7 @@ class OutgoingEmail:
 
     def __post_init__(self) -> None:
         if (self.content is None) == (self.skeleton is None):
-            raise ValueError("an email has its own content or a skeleton to fill, not both")
+            raise ValueError("an email has either its own content or a skeleton to fill")
 
     @property
     def subject(self) -> str:
