@@ -30,6 +30,7 @@ from email.header import Header
 from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
+from typing import Literal
 
 from outreach.messages import UNSUBSCRIBE_TAG, OutgoingEmail, Tagged, has_tags, tagged
 
@@ -81,26 +82,25 @@ def wire_bytes(email: OutgoingEmail, date: datetime, *, dot_stuffed: bool = Fals
             "".join(headers).encode("utf-8"),
             _MIME_HEAD,
             _TEXT_HEAD,
-            _body(email, 1, dot_stuffed),
+            _body(email, "text", dot_stuffed),
             CRLF.encode("ascii"),
             _HTML_HEAD,
-            _body(email, 2, dot_stuffed),
+            _body(email, "html", dot_stuffed),
             _CLOSE,
         ]
     )
 
 
-def _body(email: OutgoingEmail, part: int, dot_stuffed: bool) -> bytes:
-    """The email's text (`part` 1) or HTML (2) in UTF-8, quoted-printable: lines of 76 at
-    most, CRLF line ends.
+def _body(email: OutgoingEmail, part: Literal["text", "html"], dot_stuffed: bool) -> bytes:
+    """The email's `part` in UTF-8, quoted-printable: lines of 76 at most, CRLF line ends.
 
     From a skeleton, its lines without a tag are encoded (and stuffed) once for every email
     that shares it; only the others are encoded anew, each line once for every distinct value
     it is filled with (but for the unsubscribe link's, which no one shares).
     """
     if email.skeleton is None:
-        return _encoded(_lines(email.text if part == 1 else email.html), dot_stuffed)
-    shared = email.skeleton.text if part == 1 else email.skeleton.html
+        return _encoded(_lines(getattr(email, part)), dot_stuffed)
+    shared = getattr(email.skeleton, part)
     values = email.substitutions
     return b"\r\n".join(
         _filled(piece, values, dot_stuffed) for piece in _encoded_skeleton(shared, dot_stuffed)

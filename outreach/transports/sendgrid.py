@@ -1,9 +1,10 @@
 """The SendGrid transport: up to 1,000 personalized emails in one Mail Send request.
 
-Emails filled from the same skeleton (`substitution.py`) travel together: the skeleton is the
-request's subject and content, and each personalization carries its recipient's substitutions,
-its ledger key in `custom_args` (so webhook events map back) and its one-click unsubscribe
-headers. Emails rendered on their own go one per request. 429, 5xx and timeouts are retried
+Emails filled from the same skeleton (`rendering/skeleton.py`) travel together: the skeleton
+is the request's subject and content, the headers their send shares are the request's, and
+each personalization carries its recipient's substitutions, its ledger key in `custom_args`
+(so webhook events map back) and its own unsubscribe link. Emails rendered on their own go
+one per request. 429, 5xx and timeouts are retried
 with backoff, honouring `X-RateLimit-Reset`; a 400 splits the request until the refused
 recipients are isolated, each recorded with SendGrid's message; 401/403 stop everything.
 """
