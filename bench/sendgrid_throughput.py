@@ -12,7 +12,8 @@ cities drawn from short lists (one in ten without a city), a `member_since` fiel
 province. This process then runs the campaign's due reminder (two weeks before the dialogue:
 letter-reminder; `bench/fixtures.py` describes the demo and the personalized campaign) with
 the real Dispatcher, store, ledger, renderer and SendGrid transport, against the local server
-of tests/integration/sendgrid_server.py run in its own process (so that it takes none of this one's CPU time or GIL). That server
+of tests/integration/sendgrid_server.py, run in its own process (so that it takes none of this
+one's CPU time or GIL). That server
 answers 202 at once and keeps one body in --validate-every (default 10) to validate against
 the OpenAPI contract once the clock has stopped: jsonschema takes ~0.4 s of CPU for 1,000
 personalizations, longer than outreach takes to build them, and this machine has two cores,
