@@ -20,6 +20,7 @@ from outreach.campaign.model import Schedule
 from outreach.delivery.announce import announce
 from outreach.delivery.compose import Composer, Group
 from outreach.delivery.handover import HandOver
+from outreach.delivery.heap import steady_heap
 from outreach.delivery.parallel import (
     SHARDS_PER_PROCESS,
     Helpers,
@@ -223,23 +224,30 @@ class Dispatcher:
         if not total:
             return
         self.progress.start(f"{send.campaign.id} / {send.key}", total)
-        if dry_run:
-            for rows in self._due(send, selection, today):
-                if self.stopping:
-                    return
-                for row in rows:
-                    self.compose(send, row)
-                report.sent += len(rows)
-                self.progress.advance(len(rows))
-            return
-        helpers = min(self.processes, total // EMAILS_PER_PROCESS) - 1
-        if helpers < 1:
-            chunks = self._due_in_shards(
-                send, selection, today, shards_from_place(self.engine, SHARDS_PER_PROCESS)
-            )
-            self._deliver(send, chunks, now, report)
-        else:
-            self._deliver_with_helpers(send, selection, now, today, report, helpers)
+        with steady_heap():
+            if dry_run:
+                self._compose_only(send, selection, today, report)
+                return
+            helpers = min(self.processes, total // EMAILS_PER_PROCESS) - 1
+            if helpers < 1:
+                chunks = self._due_in_shards(
+                    send, selection, today, shards_from_place(self.engine, SHARDS_PER_PROCESS)
+                )
+                self._deliver(send, chunks, now, report)
+            else:
+                self._deliver_with_helpers(send, selection, now, today, report, helpers)
+
+    def _compose_only(
+        self, send: Send, selection: Selection, today: date, report: SendReport
+    ) -> None:
+        """A dry run: every email composed (so that what would fail fails now), none sent."""
+        for rows in self._due(send, selection, today):
+            if self.stopping:
+                return
+            for row in rows:
+                self.compose(send, row)
+            report.sent += len(rows)
+            self.progress.advance(len(rows))
 
     def _deliver_with_helpers(
         self,

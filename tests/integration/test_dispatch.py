@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,8 +13,9 @@ from sqlalchemy import Engine, update
 
 from outreach.campaign.loader import load_schedule
 from outreach.delivery.dispatch import Dispatcher
+from outreach.delivery.heap import SEND_YOUNG_THRESHOLD
 from outreach.errors import DeliveryError
-from outreach.messages import OutgoingEmail
+from outreach.messages import Outcome, OutgoingEmail
 from outreach.rendering.renderer import Renderer
 from outreach.store import ledger, schema
 from outreach.store.db import open_database
@@ -90,6 +92,33 @@ def test_a_refusing_provider_records_nothing_as_sent(database_url: str, tmp_path
     )
     transport = MemoryEmailTransport()
     assert _dispatcher(database_url, transport, tmp_path).run_once(NOW).sent == EXPECTED
+
+
+class _HeapWatchingTransport(MemoryEmailTransport):
+    """Notes how the collector stands while each batch is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, int]] = []
+
+    def send(self, emails: Sequence[OutgoingEmail]) -> list[Outcome]:
+        self.seen.append((gc.get_freeze_count(), gc.get_threshold()[0]))
+        return super().send(emails)
+
+
+def test_a_send_runs_with_the_heap_before_it_frozen_and_leaves_the_collector_as_it_was(
+    database_url: str, tmp_path: Path
+) -> None:
+    transport = _HeapWatchingTransport()
+    before = gc.get_threshold(), gc.get_freeze_count()
+    assert (
+        _with_demo_supporters(_dispatcher(database_url, transport, tmp_path)).run_once(NOW).sent
+        == EXPECTED
+    )
+    assert transport.seen and all(
+        frozen > 0 and young == SEND_YOUNG_THRESHOLD for frozen, young in transport.seen
+    )
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
 
 
 def test_two_workers_at_once_never_send_twice(database_url: str, tmp_path: Path) -> None:
