@@ -131,6 +131,8 @@ def claim(
             claiming, ids = _claim_from_array(values), {"ids": list(supporter_ids)}
         else:
             claiming, ids = _claim_from_json(values), {"ids": _json_ids(supporter_ids)}
+        # SQLAlchemy 2.1 keeps an INSERT's row count only when asked (psycopg's is lost).
+        claiming = claiming.execution_options(preserve_rowcount=True)
         if conn.execute(claiming, ids).rowcount == len(supporter_ids):
             won = set(supporter_ids)  # the usual case: no need to read them back
         else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, event, select, text, update
 
 from outreach.campaign.model import Audience
 from outreach.store import ledger, schema
 from outreach.store.audience import Selection, count_audience, stream_due, zones_in_use
 from outreach.store.db import open_database, stored_secret
+from outreach.store.owner import lease_for
 from outreach.store.people import export_rows, import_supporters, suppress
 from outreach.supporters.csvfile import parse_supporters
 
@@ -121,6 +122,24 @@ def test_a_claim_wins_exactly_the_ids_no_one_had(database_url: str) -> None:
     _, first = ledger.claim(engine, "c", "r", "email", [ids[0], ids[0]], NOW)
     _, rest = ledger.claim(engine, "c", "r", "email", ids, NOW)
     assert first == {ids[0]} and rest == set(ids[1:])
+
+
+def test_a_claim_every_id_of_which_is_won_reads_nothing_back(database_url: str) -> None:
+    engine = _engine(database_url)
+    ids = _ids(engine, _selection())
+    statements: list[str] = []
+    lease_for(engine)  # taking the lease comes before
+
+    def note(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        _, won = ledger.claim(engine, "c", "r", "email", ids, NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert won == set(ids)
+    assert not [s for s in statements if s.startswith("SELECT") and "ledger" in s], statements
 
 
 def test_release_forgets_claims_never_handed_over(database_url: str) -> None:
