@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic
@@ -50,7 +51,7 @@ class _InFlight:
     outcomes: Future[list[Outcome]]
 
 
-class HandOver:
+class HandOver(AbstractContextManager["HandOver"]):
     """Sends claimed batches for one send, one at a time, recording each (a context manager:
     leaving it waits for the batch in flight)."""
 
@@ -75,9 +76,6 @@ class HandOver:
         self._recorded = recorded
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="hand-over")
         self._in_flight: _InFlight | None = None
-
-    def __enter__(self) -> HandOver:
-        return self
 
     def __exit__(
         self,

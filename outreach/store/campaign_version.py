@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Executable, select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Engine, select
 
+from outreach.store.dialects import conflict_insert
 from outreach.store.owner import database_now, leads, lease_for
 from outreach.store.schema import campaign_version
 
@@ -38,20 +38,11 @@ def publish(engine: Engine, digest: str, *, worker: str, host: str) -> None:
             "worker": worker,
             "published_at": database_now(conn),
         }
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql  # on use: 40 ms to import, for SQLite
-
-            upsert: Executable = (
-                postgresql.insert(campaign_version)
-                .values(id=ROW, **values)
-                .on_conflict_do_update(index_elements=["id"], set_=values)
-            )
-        else:
-            upsert = (
-                sqlite.insert(campaign_version)
-                .values(id=ROW, **values)
-                .on_conflict_do_update(index_elements=["id"], set_=values)
-            )
+        upsert = (
+            conflict_insert(conn.dialect.name, campaign_version)
+            .values(id=ROW, **values)
+            .on_conflict_do_update(index_elements=["id"], set_=values)
+        )
         conn.execute(upsert)
 
 

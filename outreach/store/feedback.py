@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, and_, func, or_, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, update
 
 from outreach.config import SPAM_PAUSE_RATE
 from outreach.messages import Channel
+from outreach.store.dialects import conflict_insert
 from outreach.store.ledger import SENT, confirm
 from outreach.store.people import suppress, suppression
 from outreach.store.schema import events, ledger, pauses, supporters, suppressions
@@ -65,16 +65,9 @@ class FeedbackReport:
 def _insert_new(conn: Connection, table: Table, **values: Any) -> bool:
     """Insert a row unless its key exists; True when it was new.
 
-    RETURNING tells, as psycopg reports no rowcount for `ON CONFLICT DO NOTHING`.
+    RETURNING tells (SQLAlchemy keeps no INSERT's row count unless asked).
     """
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql  # on use: 40 ms to import, for SQLite
-
-        insert: Insert = postgresql.insert(table).on_conflict_do_nothing()
-    elif conn.dialect.name == "sqlite":
-        insert = sqlite.insert(table).on_conflict_do_nothing()
-    else:
-        raise NotImplementedError(f"feedback does not support {conn.dialect.name}")
+    insert = conflict_insert(conn.dialect.name, table).on_conflict_do_nothing()
     key = table.primary_key.columns.values()[0]
     return conn.execute(insert.values(**values).returning(key)).first() is not None
 

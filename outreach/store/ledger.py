@@ -17,7 +17,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Insert,
-    Integer,
     and_,
     any_,
     bindparam,
@@ -30,9 +29,9 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import sqlite
 
 from outreach.messages import SENDING, Channel, Outcome, State
+from outreach.store.dialects import conflict_insert, integer_array
 from outreach.store.owner import database_now, ensure_held, leads, lease_for, owner_alive
 from outreach.store.schema import ledger, open_batches, supporters
 
@@ -55,7 +54,8 @@ def _claim_from_json(values: dict[str, object]) -> Insert:
     columns = [*values, "supporter_id"]
     source = select(*(literal(v, ledger.c[k].type) for k, v in values.items()), ids.c.value)
     # `WHERE true` keeps SQLite from reading ON CONFLICT as the join's ON.
-    return sqlite.insert(ledger).from_select(columns, source.where(true())).on_conflict_do_nothing()
+    insert = conflict_insert("sqlite", ledger)
+    return insert.from_select(columns, source.where(true())).on_conflict_do_nothing()
 
 
 def _claim_from_array(values: dict[str, object]) -> Insert:
@@ -66,9 +66,7 @@ def _claim_from_array(values: dict[str, object]) -> Insert:
     number of hosts divide the audience instead of queueing behind each other's claims.
     (The organization's own posts have no supporter row: the unique key alone decides.)
     """
-    from sqlalchemy.dialects import postgresql  # on use: its import takes 40 ms, for SQLite
-
-    wanted = bindparam("ids", type_=postgresql.ARRAY(Integer))
+    wanted = bindparam("ids", type_=integer_array())
     ids: ColumnElement[int]
     if values["channel"] == Channel.EMAIL:
         free = (
@@ -82,17 +80,14 @@ def _claim_from_array(values: dict[str, object]) -> Insert:
         ids = func.unnest(wanted).column_valued()
     columns = [*values, "supporter_id"]
     source = select(*(literal(v, ledger.c[k].type) for k, v in values.items()), ids)
-    return postgresql.insert(ledger).from_select(columns, source).on_conflict_do_nothing()
+    insert = conflict_insert("postgresql", ledger)
+    return insert.from_select(columns, source).on_conflict_do_nothing()
 
 
 def _among(ids: Sequence[int], engine: Engine) -> ColumnElement[bool]:
     """`supporter_id IN ids`, as one parameter (an array on PostgreSQL, JSON on SQLite)."""
     if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return ledger.c.supporter_id == any_(
-            bindparam(None, list(ids), type_=postgresql.ARRAY(Integer))
-        )
+        return ledger.c.supporter_id == any_(bindparam(None, list(ids), type_=integer_array()))
     listed = func.json_each(bindparam(None, _json_ids(ids))).table_valued("value")
     return ledger.c.supporter_id.in_(select(listed.c.value))
 
